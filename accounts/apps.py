@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "People, logins and audit"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+        from django.utils import timezone
+
+        from .middleware import mark_login
+
+        def _start_session_clock(sender, request, user, **kwargs):
+            # SECURITY.md 3: the absolute lifetime runs from each login.
+            mark_login(request, timezone.now())
+
+        user_logged_in.connect(_start_session_clock, dispatch_uid="sls-session-clock", weak=False)

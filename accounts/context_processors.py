@@ -1,0 +1,9 @@
+from . import regions
+
+
+def sls(request) -> dict:
+    return {
+        "sls_scope": getattr(request, "sls_scope", None),
+        "sls_regions": regions.all_regions(),
+        "sls_technical_support": regions.TECHNICAL_SUPPORT_PHONE,
+    }

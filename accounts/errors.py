@@ -1,0 +1,96 @@
+"""Refusals that name their rule (A9), shared by the web pages and the API.
+
+The codes are API.md's; an agent reading a client's audit timeline sees the
+same words whether the client was on the web or on the trading platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils.translation import gettext_lazy as _
+
+# H1: one anchor on /help/ per troubleshooting situation.
+HELP_ANCHORS = {
+    1: "invalid-credentials",
+    2: "login-failed",
+    3: "forgotten-credentials",
+    4: "without-device",
+    5: "device-lost-or-damaged",
+    6: "passcode-expired",
+    7: "online-card-expired",
+    8: "awaiting-delivery",
+    9: "platform-refuses-passcode",
+    10: "activate-device",
+    11: "bad-character",
+}
+
+
+@dataclass
+class LoginRefusal(Exception):
+    code: str
+    rule: str
+    message: str
+    status: int
+    help_anchor: str = ""
+    hint: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def help_url(self) -> str:
+        return f"/help/#{self.help_anchor}" if self.help_anchor else "/help/"
+
+
+def bad_character() -> LoginRefusal:
+    # L1 (s443): the seed's exact words.
+    return LoginRefusal("bad_character", "L1", _("BAD CHARACTER"), 400, HELP_ANCHORS[11])
+
+
+def invalid_credentials() -> LoginRefusal:
+    # L2 (s311): the seed's exact words, whether or not the username exists.
+    return LoginRefusal("invalid_credentials", "L2", _("Invalid user name password combination"), 401, HELP_ANCHORS[1])
+
+
+def login_failed(hint: str = "", rule: str = "L2") -> LoginRefusal:
+    # L2 (s312), with an L4 hint when the code broke a format rule.
+    return LoginRefusal("login_failed", rule, _("Login Failed"), 401, HELP_ANCHORS[2], hint=hint)
+
+
+def locked_out(unlocks_at: datetime) -> LoginRefusal:
+    return LoginRefusal(
+        "locked_out",
+        "L3",
+        _("This username is locked after 10 failed login attempts."),
+        403,
+        HELP_ANCHORS[1],
+        extra={"unlocks_at": unlocks_at},
+    )
+
+
+def login_token_invalid() -> LoginRefusal:
+    return LoginRefusal(
+        "login_token_invalid",
+        "",
+        _("Your login has timed out or was already used. Please start again with your username and password."),
+        401,
+    )
+
+
+def rate_limited() -> LoginRefusal:
+    return LoginRefusal(
+        "rate_limited",
+        "",
+        _("Too many failed login attempts have come from your network address. Please wait an hour and try again."),
+        429,
+        HELP_ANCHORS[1],
+    )
+
+
+def malformed(what: str) -> LoginRefusal:
+    return LoginRefusal("malformed", "", what, 400)
+
+
+# L4 hints, named after the rule each input broke.
+HINT_NO_SPACES = _("Codes from a security card or electronic device are typed without spaces (L4).")
+HINT_UPPER_CASE = _("Letters in a temporary passcode are typed in upper case (L4).")

@@ -1,0 +1,153 @@
+"""The two login steps (L1-L4), shared by the web pages and the platform API.
+
+Step 1 checks the username's characters (L1), reserves a place under the
+L3 limit, then checks the password (L2). Step 2 checks the device's code
+against the challenge stored with the pending login; the challenge is
+consumed by the attempt, whatever its outcome, so a new one is asked next.
+Both steps write an audit event for their decision (SECURITY.md 20).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.utils.functional import SimpleLazyObject
+
+from devices.models import DeviceBinding, active_binding_for
+
+from . import audit, errors, lockout
+from .models import LoginAttempt, PendingLogin, User, has_bad_character
+
+Step = LoginAttempt.Step
+
+# L2 (ours): an unknown username costs one hash too, against this, so the
+# answer takes as long as for a wrong password.
+_DUMMY_HASH = SimpleLazyObject(lambda: make_password(secrets.token_urlsafe(16)))
+
+
+@dataclass(frozen=True)
+class StepOne:
+    user: User
+    pending: PendingLogin | None  # None: no device to ask for (unenrolled)
+    token: str | None = None  # for the API: the opaque login token
+
+
+def _check_length(value: str, what: str) -> None:
+    if len(value) > settings.SLS["INPUT_MAX_LENGTH"]:
+        raise errors.malformed(what)
+
+
+def check_password_step(
+    username: str, password: str, *, ip: str | None, channel: str, now: datetime, request=None
+) -> StepOne:
+    """Step 1. Raises LoginRefusal; returns the user and the pending login."""
+    if has_bad_character(username):
+        raise errors.bad_character()
+    _check_length(password, str(errors.invalid_credentials().message))
+    if len(username) > settings.SLS["USERNAME_MAX_LENGTH"]:
+        # No such username can exist; nothing is stored for it.
+        raise errors.invalid_credentials()
+    if lockout.address_is_throttled(ip, now):
+        audit.record("login.password", request=request, username=username, outcome="rate_limited")
+        raise errors.rate_limited()
+
+    reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now)
+    if reservation.refused:
+        audit.record("login.password", request=request, username=username, outcome="locked", rule="L3")
+        raise errors.locked_out(reservation.locked_until)
+
+    user = User.objects.filter(username=username, is_active=True).select_related("client").first()
+    if user is not None and user.client_id is not None:
+        password_ok = check_password(password, user.password)
+    else:
+        check_password(password, str(_DUMMY_HASH))
+        password_ok = False
+
+    if not password_ok:
+        lockout.resolve_failure(reservation, now)
+        audit.record("login.password", request=request, username=username, outcome="failed", rule="L2")
+        raise errors.invalid_credentials()
+
+    binding = active_binding_for(user)
+    if binding is None:
+        # Unenrolled (no active device): the password completes the login.
+        lockout.resolve_success(reservation, now)
+        audit.record("login", request=request, client=user.client, username=username, details={"scope": "unenrolled"})
+        return StepOne(user, None)
+
+    lockout.resolve_step_passed(reservation)
+    token = secrets.token_urlsafe(32) if channel == "api" else None
+    pending = PendingLogin.objects.create(
+        user=user,
+        token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
+        created_at=now,
+        expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
+        challenge={"binding": binding.pk, **binding.security_device.generate_challenge()},
+    )
+    audit.record("login.password", request=request, client=user.client, username=username, outcome="passed")
+    return StepOne(user, pending, token)
+
+
+def _format_hint(response: str) -> str:
+    """L4: the rule a typed code broke, if any."""
+    if any(ch.isspace() for ch in response):
+        return str(errors.HINT_NO_SPACES)
+    return ""
+
+
+def check_code_step(
+    pending_id: int, response: str, *, ip: str | None, channel: str, now: datetime, request=None
+) -> tuple[User, DeviceBinding]:
+    """Step 2. Raises LoginRefusal; returns the user and the verifying binding."""
+    pending = PendingLogin.objects.select_related("user__client").filter(pk=pending_id).first()
+    if pending is None or not pending.is_live(now):
+        raise errors.login_token_invalid()
+    user = pending.user
+    _check_length(response, str(errors.login_failed().message))
+
+    reservation = lockout.reserve(user.username, step=Step.CODE, ip=ip, channel=channel, now=now)
+    if reservation.refused:
+        PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
+        audit.record("login.code", request=request, client=user.client, username=user.username, outcome="locked", rule="L3")
+        raise errors.locked_out(reservation.locked_until)
+
+    challenge = pending.challenge
+    binding = (
+        DeviceBinding.objects.usable().select_related("security_device").filter(pk=challenge.get("binding"), user=user).first()
+    )
+    # The challenge changes after every attempt: consume this one atomically,
+    # so two requests cannot both answer it.
+    next_challenge = {"binding": challenge.get("binding"), **binding.security_device.generate_challenge()} if binding else {}
+    consumed = PendingLogin.objects.filter(
+        pk=pending.pk, challenge_serial=pending.challenge_serial, finished_at=None
+    ).update(challenge=next_challenge, challenge_serial=pending.challenge_serial + 1)
+    hint = _format_hint(response)
+    ok = bool(consumed) and binding is not None and not hint and binding.security_device.verify_response(challenge, response)
+
+    if not ok:
+        lockout.resolve_failure(reservation, now)
+        audit.record(
+            "login.code", request=request, client=user.client, username=user.username, outcome="failed",
+            rule="L4" if hint else "L2",
+        )
+        raise errors.login_failed(hint, rule="L4" if hint else "L2")
+
+    PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
+    lockout.resolve_success(reservation, now)
+    audit.record(
+        "login", request=request, client=user.client, username=user.username,
+        details={"scope": "full", "device": binding.security_device.serial},
+    )
+    return user, binding
+
+
+def current_challenge(pending_id: int, now: datetime) -> dict | None:
+    pending = PendingLogin.objects.filter(pk=pending_id).first()
+    if pending is None or not pending.is_live(now):
+        return None
+    return pending.challenge

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import regions
+
+# L1: usernames are lower-case letters and digits (s368, s443-445).
+USERNAME_PATTERN = re.compile(r"[a-z0-9]+")
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
+
+
+def has_bad_character(typed: str) -> bool:
+    """L1: anything but ASCII letters and digits is a BAD CHARACTER.
+
+    Capitals are not bad characters: a username typed with them is simply
+    wrong and gets the L2 message.
+    """
+    return not _ALNUM.fullmatch(typed)
+
+
+username_validator = RegexValidator(
+    regex=r"\A[a-z0-9]+\Z",
+    message=_("A username contains only lower-case letters and digits (L1)."),
+    code="bad_character",
+)
+
+
+class Client(models.Model):
+    """A person who holds accounts; may have several usernames (D7)."""
+
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("e-mail of record"), db_index=True)
+    phone = models.CharField(_("phone of record"), max_length=40)
+    address = models.TextField(_("address of record"))
+    country = models.CharField(_("country of residence"), max_length=2, choices=regions.COUNTRY_CHOICES)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def region(self) -> regions.Region:
+        return regions.region_for_country(self.country)
+
+
+class User(AbstractUser):
+    """A username (login). Belongs to one client; agents have none."""
+
+    username = models.CharField(
+        _("username"),
+        max_length=settings.SLS["USERNAME_MAX_LENGTH"],
+        unique=True,
+        validators=[username_validator],
+        help_text=_("Lower-case letters and digits only."),
+        error_messages={"unique": _("That username is taken.")},
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="users", verbose_name=_("client")
+    )
+    # SECURITY.md 5: sessions opened before this instant are ended.
+    sessions_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.is_staff and self.client_id is None:
+            raise ValidationError({"client": _("A client's username must belong to a client.")})
+
+    def end_all_sessions(self, now: datetime | None = None) -> None:
+        """SECURITY.md 5: every session of this username stops working."""
+        self.sessions_valid_after = now or timezone.now()
+        type(self).objects.filter(pk=self.pk).update(sessions_valid_after=self.sessions_valid_after)
+
+
+class Account(models.Model):
+    number = models.CharField(_("account number"), max_length=16, unique=True)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="accounts")
+    equity_usd = models.DecimalField(_("equity (USD)"), max_digits=16, decimal_places=2, default=0)
+    funded_at = models.DateTimeField(_("funded at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def is_open(self, now: datetime) -> bool:
+        return self.closed_at is None or self.closed_at > now
+
+    def is_funded(self, now: datetime) -> bool:
+        return self.funded_at is not None and self.funded_at <= now
+
+
+class LoginGuard(models.Model):
+    """L3: one row per username string typed at login, existing or not.
+
+    The row is the per-username lock under which an attempt reserves its
+    place before any password is hashed (ARCHITECTURE.md principle 6).
+    Unknown usernames get one too, so lockouts reveal nothing about
+    which usernames exist.
+    """
+
+    username = models.CharField(max_length=settings.SLS["USERNAME_MAX_LENGTH"], unique=True)
+    # Failures at or before this instant no longer count (success or unlock).
+    reset_at = models.DateTimeField(null=True, blank=True)
+    # The lock holds while now < locked_until (24 h after the last failure).
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    # J1: set by the job when it recorded that the lock above was lifted.
+    lift_recorded_for = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.username
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+
+class LoginAttempt(models.Model):
+    """One login attempt at either step, on the web or the platform API."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("in progress")
+        PASSED = "passed", _("step passed")
+        FAILED = "failed", _("failed")
+        REFUSED = "refused", _("refused while locked")
+        SUCCEEDED = "succeeded", _("login completed")
+
+    class Step(models.TextChoices):
+        PASSWORD = "password", _("username and password")
+        CODE = "code", _("security code")
+
+    guard = models.ForeignKey(LoginGuard, on_delete=models.CASCADE, related_name="attempts")
+    at = models.DateTimeField()
+    step = models.CharField(max_length=10, choices=Step.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    channel = models.CharField(max_length=10, default="web")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["guard", "at"], name="attempt_guard_at"),
+            models.Index(fields=["ip", "at"], name="attempt_ip_at"),
+        ]
+
+    # L3: what counts toward the limit. A pending attempt counts until it
+    # resolves, so concurrent attempts cannot all squeeze under the limit.
+    COUNTED = Q(outcome__in=[Outcome.FAILED, Outcome.REFUSED])
+
+
+class PendingLogin(models.Model):
+    """Between step 1 and step 2: who passed the password and what is asked.
+
+    The web keeps its id in the (rotated) session; the trading-platform API
+    hands out an opaque token whose hash is stored here.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    challenge = models.JSONField(default=dict)
+    # Bumped by each step-2 attempt: the attempt that bumps it owns the challenge.
+    challenge_serial = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def is_live(self, now: datetime) -> bool:
+        return self.finished_at is None and now < self.expires_at
+
+
+class IdentityVerification(models.Model):
+    """An agent's record that a caller proved to be the client (L5, s371)."""
+
+    class Method(models.TextChoices):
+        SECURITY_QUESTIONS = "security_questions", _("Telephone: security questions")
+        CALLBACK = "callback", _("Telephone: call-back to the phone of record")
+        DOCUMENT = "document", _("Telephone: identity document checked")
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="verifications")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("method"), max_length=32, choices=Method.choices)
+    reference = models.CharField(_("reference"), max_length=64, help_text=_("Call or ticket reference."))
+    notes = models.TextField(_("notes"), blank=True)
+    at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.reference} ({self.at:%Y-%m-%d %H:%M} UTC)"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of an authentication decision or agent action.
+
+    Never holds a password, code, seed or session key (SECURITY.md 20).
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    action = models.CharField(max_length=64, db_index=True)
+    outcome = models.CharField(max_length=32, default="ok")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    username = models.CharField(max_length=64, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    verification = models.ForeignKey(
+        IdentityVerification, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rule = models.CharField(max_length=8, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    # J2: jobs write their events with a key, so a second run writes none.
+    dedupe_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.username}"

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+
+from devices.models import SecurityDevice
+
+from . import audit, errors, regions, scopes
+from . import login as flow
+from .forms import CodeCardForm, LoginForm
+from .middleware import mark_login
+from .scopes import scope_required
+
+PENDING = "sls_pending_login"
+NEXT = "sls_next"
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
+    """SECURITY.md 19: only paths on this site."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return None
+
+
+def _finish(request: HttpRequest, user, binding=None) -> HttpResponse:
+    next_url = request.session.get(NEXT)
+    # Django's login rotates the session key (SECURITY.md 1).
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if binding is not None:
+        otp_login(request, binding)
+    mark_login(request, timezone.now())
+    return redirect(_safe_next(request, next_url) or settings.LOGIN_REDIRECT_URL)
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.method == "GET" and getattr(request, "sls_scope", None):
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    form = LoginForm(request.POST or None)
+    refusal = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                step = flow.check_password_step(
+                    form.cleaned_data["username"],
+                    form.cleaned_data["password"],
+                    ip=audit.client_ip(request),
+                    channel="web",
+                    now=timezone.now(),
+                    request=request,
+                )
+            except errors.LoginRefusal as exc:
+                refusal, status = exc, exc.status
+            else:
+                next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+                if request.user.is_authenticated:
+                    auth_logout(request)
+                request.session.cycle_key()
+                request.session[NEXT] = next_url
+                if step.pending is None:
+                    return _finish(request, step.user)
+                request.session[PENDING] = step.pending.pk
+                return redirect("login-code")
+        else:
+            status = 400
+    # A bound form keeps what was typed; its password field never re-renders.
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    return render(
+        request, "accounts/login.html", {"form": form, "refusal": refusal, "next": next_url}, status=status
+    )
+
+
+@sensitive_post_parameters("code_1", "code_2")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_code_view(request: HttpRequest) -> HttpResponse:
+    pending_id = request.session.get(PENDING)
+    now = timezone.now()
+    challenge = flow.current_challenge(pending_id, now) if pending_id else None
+    if challenge is None:
+        request.session.pop(PENDING, None)
+        return render(
+            request, "accounts/login_expired.html", {"refusal": errors.login_token_invalid()}, status=401
+        )
+
+    form = CodeCardForm(request.POST or None, positions=challenge["positions"])
+    refusal = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                user, binding = flow.check_code_step(
+                    pending_id, form.response(), ip=audit.client_ip(request), channel="web", now=now, request=request
+                )
+            except errors.LoginRefusal as exc:
+                if exc.code in ("locked_out", "login_token_invalid"):
+                    request.session.pop(PENDING, None)
+                    template = "accounts/login.html" if exc.code == "locked_out" else "accounts/login_expired.html"
+                    return render(request, template, {"form": LoginForm(), "refusal": exc}, status=exc.status)
+                refusal, status = exc, exc.status
+            else:
+                request.session.pop(PENDING, None)
+                return _finish(request, user, binding)
+        else:
+            status = 400
+        # A new challenge after every attempt (L2): the page asks new numbers.
+        challenge = flow.current_challenge(pending_id, now)
+        if status == 400:
+            return render(request, "accounts/login_code.html", {"form": form}, status=400)
+        form = CodeCardForm(positions=challenge["positions"])
+    return render(request, "accounts/login_code.html", {"form": form, "refusal": refusal}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """GET asks; POST logs out (no state change on GET, SECURITY.md 16)."""
+    if request.method == "POST":
+        if request.user.is_authenticated:
+            audit.record("logout", request=request, client=request.user.client, username=request.user.username)
+        # Deletes the server-side session (SECURITY.md 2).
+        auth_logout(request)
+        return redirect("login")
+    return render(request, "accounts/logout.html")
+
+
+def forgot_view(request: HttpRequest) -> HttpResponse:
+    """L5: login assistance starts with a telephone call, never in the portal alone."""
+    return render(request, "accounts/forgot.html", {"regions": regions.all_regions()})
+
+
+@scope_required(scopes.FULL, scopes.UNENROLLED)
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    client = request.user.client
+    now = timezone.now()
+    accounts = [
+        {"account": account, "open": account.is_open(now), "funded": account.is_funded(now)}
+        for account in client.accounts.all()
+    ]
+    return render(request, "accounts/dashboard.html", {"client": client, "accounts": accounts})
+
+
+@scope_required(scopes.FULL, scopes.UNENROLLED)
+def sls_settings_view(request: HttpRequest) -> HttpResponse:
+    client = request.user.client
+    devices = SecurityDevice.objects.filter(client=client).order_by("-created_at")
+    return render(request, "accounts/sls_settings.html", {"client": client, "devices": devices})
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A missing or stale CSRF token: say what to do, keep nothing half-done."""
+    return render(request, "accounts/csrf_failure.html", status=403)
+
+
+
+def help_view(request: HttpRequest) -> HttpResponse:
+    """H1: the eleven troubleshooting situations, one anchor each."""
+    return render(request, "help/index.html", {"anchors": errors.HELP_ANCHORS, "regions": regions.all_regions()})
+
+
+def contact_view(request: HttpRequest) -> HttpResponse:
+    """H2: every customer-service number of the seed, by region."""
+    return render(
+        request,
+        "help/contact.html",
+        {
+            "regions": regions.all_regions(),
+            "technical_support": regions.TECHNICAL_SUPPORT_PHONE,
+            "technical_support_options": regions.TECHNICAL_SUPPORT_OPTIONS,
+            "security_email": regions.SECURITY_EMAIL,
+        },
+    )

@@ -1,0 +1,86 @@
+"""Device workflows that touch devices, bindings and the audit log together."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import audit
+from accounts.models import Client, IdentityVerification, User
+
+from . import codecard
+from .models import DeviceBinding, DeviceStatus, DeviceType, SecurityDevice
+
+
+class DeviceConflict(Exception):
+    """A rule forbids the change; the message names it."""
+
+
+def _new_serial(prefix: str) -> str:
+    return f"{prefix}{secrets.randbelow(10**10):010d}"
+
+
+def bind_usernames(device: SecurityDevice) -> None:
+    """D7: every username of the device's client logs in with it."""
+    existing = set(device.bindings.values_list("user_id", flat=True))
+    DeviceBinding.objects.bulk_create(
+        [
+            DeviceBinding(user=user, security_device=device, name=str(device), confirmed=True)
+            for user in User.objects.filter(client=device.client_id).exclude(pk__in=existing)
+        ]
+    )
+
+
+def issue_code_card(
+    client: Client,
+    *,
+    agent: User,
+    now: datetime,
+    request=None,
+    verification: IdentityVerification | None = None,
+) -> SecurityDevice:
+    """An agent issues a Security Code Card, active at once, for mailing."""
+    with transaction.atomic():
+        # Lock the client's devices so two agents cannot issue two at once (D5).
+        if SecurityDevice.objects.select_for_update().filter(client=client, status=DeviceStatus.ACTIVE).exists():
+            raise DeviceConflict(
+                _("This client already has an active security device; one device is linked at a time (D5).")
+            )
+        device = SecurityDevice(
+            client=client,
+            type=DeviceType.CODE_CARD,
+            serial=_new_serial("SC"),
+            status=DeviceStatus.ACTIVE,
+            activated_at=now,
+            issued_by=agent,
+        )
+        device.set_seed(codecard.new_seed())
+        device.save()
+        bind_usernames(device)
+        audit.record(
+            "device.issue",
+            request=request,
+            actor=agent,
+            client=client,
+            verification=verification,
+            rule="D5",
+            details={"serial": device.serial, "type": device.type},
+        )
+    return device
+
+
+def take_printout(device: SecurityDevice, *, agent: User, now: datetime, request=None) -> bool:
+    """Principle 4: the card's codes are handed out once. True the first time."""
+    taken = SecurityDevice.objects.filter(pk=device.pk, printout_taken_at__isnull=True).update(printout_taken_at=now)
+    audit.record(
+        "device.printout",
+        request=request,
+        actor=agent,
+        client=device.client,
+        outcome="ok" if taken else "refused",
+        details={"serial": device.serial},
+    )
+    return bool(taken)

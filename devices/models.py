@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device
+
+from accounts.models import Client
+from sls_portal import crypto
+
+from . import codecard
+
+
+class DeviceType(models.TextChoices):
+    CODE_CARD = "code_card", _("Security Code Card")
+    DSC_PLUS = "dsc_plus", _("Digital Security Card+")
+    MOBILE = "mobile", _("Mobile authenticator")
+    PLATINUM = "platinum", _("Platinum token")
+    GOLD = "gold", _("Gold token")
+    ALPINE = "alpine", _("Alpine token")
+
+
+class DeviceStatus(models.TextChoices):
+    ISSUED = "issued", _("Issued, not yet active")
+    ACTIVE = "active", _("Active")
+    LOST = "lost", _("Reported lost")
+    STOLEN = "stolen", _("Reported stolen")
+    DAMAGED = "damaged", _("Reported damaged")
+    RETURNED = "returned", _("Returned")
+    REVOKED = "revoked", _("Revoked")
+
+
+class SecurityDevice(models.Model):
+    """A physical security device held by a client (s457, D5, D7).
+
+    Its seed is encrypted at rest; usernames reach it through DeviceBinding.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="devices")
+    type = models.CharField(_("type"), max_length=16, choices=DeviceType.choices)
+    serial = models.CharField(_("serial number"), max_length=32, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=DeviceStatus.choices, default=DeviceStatus.ISSUED)
+    seed_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deactivated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Principle 4: the printable card (all its codes) is handed out once.
+    printout_taken_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            # D5: one device is linked to the client's accounts at a time.
+            models.UniqueConstraint(
+                fields=["client"], condition=Q(status="active"), name="one_active_device_per_client"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.serial}"
+
+    @property
+    def seed(self) -> bytes:
+        return crypto.decrypt(self.seed_encrypted)
+
+    def set_seed(self, seed: bytes) -> None:
+        self.seed_encrypted = crypto.encrypt(seed)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == DeviceStatus.ACTIVE
+
+    # django-otp's contract, for the one kind built so far.
+    def generate_challenge(self) -> dict:
+        if self.type == DeviceType.CODE_CARD:
+            return {"type": "code_card", "positions": codecard.new_challenge()}
+        raise NotImplementedError(f"{self.type} devices are not supported yet")
+
+    def verify_response(self, challenge: dict, response: str) -> bool:
+        if self.type == DeviceType.CODE_CARD and challenge.get("type") == "code_card":
+            return codecard.verify(self.seed, challenge["positions"], response)
+        return False
+
+
+class DeviceBindingQuerySet(models.QuerySet):
+    def usable(self) -> DeviceBindingQuerySet:
+        return self.filter(confirmed=True, security_device__status=DeviceStatus.ACTIVE)
+
+
+class DeviceBinding(Device):
+    """One username's link to a physical device (D7), in django-otp's terms.
+
+    `django_otp.login(request, binding)` marks the session verified; the
+    OTP middleware reloads the binding on every request, and a binding
+    whose device is no longer active no longer verifies anyone.
+    """
+
+    security_device = models.ForeignKey(SecurityDevice, on_delete=models.CASCADE, related_name="bindings")
+
+    objects = DeviceBindingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "security_device"], name="one_binding_per_user_device"),
+        ]
+
+    def is_interactive(self) -> bool:
+        return True
+
+    def verify_is_allowed(self) -> tuple[bool, dict | None]:
+        if not self.security_device.is_active:
+            return False, {"reason": "device_inactive"}
+        return True, None
+
+
+def active_binding_for(user) -> DeviceBinding | None:
+    return DeviceBinding.objects.usable().select_related("security_device").filter(user=user).first()
+

@@ -1,0 +1,59 @@
+"""The printable Security Code Card, as a PDF for mailing (reportlab)."""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas
+
+from . import codecard
+from .models import SecurityDevice
+
+COLUMNS = 8
+
+
+def code_card_pdf(device: SecurityDevice) -> bytes:
+    client = device.client
+    codes = codecard.all_codes(device.seed)
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=1)
+    pdf.setTitle(f"Security Code Card {device.serial}")
+    width, height = A4
+    left, top = 20 * mm, height - 20 * mm
+
+    # Mailing block: the address of record.
+    pdf.setFont("Helvetica", 10)
+    lines = [f"{client.first_name} {client.last_name}", *client.address.splitlines(), client.get_country_display()]
+    for index, line in enumerate(lines):
+        pdf.drawString(left, top - index * 5 * mm, line)
+
+    y = top - (len(lines) + 2) * 5 * mm
+    pdf.setFont("Helvetica-Bold", 14)
+    pdf.drawString(left, y, "Security Code Card")
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(left, y - 6 * mm, f"Serial number: {device.serial}")
+    pdf.drawString(
+        left,
+        y - 11 * mm,
+        "At login you are shown two numbers: type the code printed under each, without spaces.",
+    )
+    pdf.drawString(left, y - 16 * mm, "Keep this card private. Never tell these codes to anyone, including us.")
+
+    rows = -(-settings.SLS["CODE_CARD_SIZE"] // COLUMNS)
+    cell_w, cell_h = (width - 2 * left) / COLUMNS, 7.2 * mm
+    grid_top = y - 24 * mm
+    for index, code in enumerate(codes):
+        row, col = divmod(index, COLUMNS)
+        x = left + col * cell_w
+        cy = grid_top - row * cell_h
+        pdf.setFont("Helvetica", 7)
+        pdf.drawString(x, cy, f"{index + 1}")
+        pdf.setFont("Courier-Bold", 11)
+        pdf.drawString(x + 8 * mm, cy, code)
+    pdf.rect(left - 2 * mm, grid_top - (rows - 1) * cell_h - 3 * mm, width - 2 * left + 4 * mm, rows * cell_h + 2 * mm)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

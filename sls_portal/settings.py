@@ -1,0 +1,245 @@
+"""Settings of the SLS portal, read from the environment.
+
+Defaults give a self-contained demo (SQLite, filesystem Celery broker, mail
+written to files). With DEBUG off the site refuses to start without a real
+SECRET_KEY and turns on every transport-security flag, so that
+`manage.py check --deploy --fail-level WARNING` passes (SECURITY.md 22).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from .env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("SLS_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+
+_DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
+SECRET_KEY = env_str("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+# Device seeds are encrypted with this key (ARCHITECTURE.md principle 4).
+# Outside DEBUG it must be given on its own, so a leaked SECRET_KEY alone
+# does not reveal the seeds.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or (SECRET_KEY if DEBUG else None)
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin.apps.SimpleAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "accounts",
+    "devices",
+    "passcodes",
+    "returns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sls_portal.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.AccessScopeMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sls_portal.urls"
+WSGI_APPLICATION = "sls_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.sls",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers (web + worker) wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+
+# Argon2id first (SECURITY.md 12); the others only verify legacy hashes.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+# SECURITY.md 13: a reset link is single use (Django's token changes with the
+# password) and expires within an hour.
+PASSWORD_RESET_TIMEOUT = 60 * 60
+
+# Sessions: idle timeout through a cookie age refreshed on each request,
+# absolute lifetime checked by accounts.middleware (SECURITY.md 3).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("it", _("Italiano"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Secure Login System <no-reply@sls.example>")
+
+# Celery: the filesystem broker needs no server; production points
+# CELERY_BROKER_URL at Redis.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_FOLDER = VAR_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {}
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "lift-expired-lockouts": {
+        "task": "accounts.tasks.lift_expired_lockouts",
+        "schedule": timedelta(minutes=5),
+    },
+}
+
+OTP_TOTP_ISSUER = "SLS portal"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# Every number of RULES.md lives here, once. "(ours)" marks a value the
+# seed does not give; the rule ID says where it comes from.
+SLS = {
+    # L3: 10 failed attempts within any 24 hours lock the username until
+    # 24 hours after the last failure.
+    "LOCKOUT_FAILURES": 10,
+    "LOCKOUT_WINDOW": timedelta(hours=24),
+    "LOCKOUT_DURATION": timedelta(hours=24),
+    # (ours) A reservation whose request died without resolving stops
+    # counting after this long.
+    "ATTEMPT_RESERVATION_TTL": timedelta(minutes=2),
+    # (ours) SECURITY.md 7: failures from one address in the window below
+    # before that address is refused (429), so it cannot lock many users.
+    "ADDRESS_FAILURES_LIMIT": 100,
+    "ADDRESS_FAILURES_WINDOW": timedelta(hours=1),
+    # (ours) L1: the longest username we store.
+    "USERNAME_MAX_LENGTH": 32,
+    # (ours) Bound on what a login form accepts before rejecting it outright.
+    "INPUT_MAX_LENGTH": 256,
+    # (ours) SECURITY.md 3: NIST 800-63B AAL2.
+    "SESSION_IDLE": timedelta(minutes=30),
+    "SESSION_ABSOLUTE": timedelta(hours=12),
+    # (ours) Step 2 must follow step 1 within this time (API.md: 5 minutes).
+    "LOGIN_TOKEN_TTL": timedelta(minutes=5),
+    # Security Code Card: 224 printed codes (s492); (ours) 3 characters each
+    # from an alphabet without look-alikes, two asked at each login.
+    "CODE_CARD_SIZE": 224,
+    "CODE_CARD_CODE_LENGTH": 3,
+    "CODE_CARD_ALPHABET": "23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
+    "CODE_CARD_POSITIONS_ASKED": 2,
+    # (ours) Agents' identity verifications are good for this long.
+    "IDENTITY_VERIFICATION_VALID": timedelta(minutes=30),
+    # A2/A3: temporary passcode windows; A4: online card.
+    "PASSCODE_FULL_ACCESS": timedelta(days=2),
+    "PASSCODE_RESTRICTED_ACCESS": timedelta(days=10),
+    "ONLINE_CARD_ACCESS": timedelta(days=21),
+    # J1 (ours): how often the jobs sweep, and how many rows per batch.
+    "JOB_BATCH_SIZE": 1000,
+}
+
+SESSION_COOKIE_AGE = int(SLS["SESSION_IDLE"].total_seconds())

@@ -1,0 +1,129 @@
+"""Shared fixtures: personas and helpers.
+
+alice is enrolled with a Security Code Card; bob has no device
+(unenrolled); charlie is another client whom alice must never reach;
+agent works in the admin with a TOTP device.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from accounts.models import Account, Client, User
+from devices import codecard
+from devices.flows import issue_code_card
+
+PASSWORD = "correct horse battery staple"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    """The frozen clock; `clock.shift(timedelta(...))` moves it."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def client_factory(db):
+    def make(first="Alice", last="Rossi", country="IT", email=None, equity="25000.00", username=None, **kw) -> Client:
+        person = Client.objects.create(
+            first_name=first,
+            last_name=last,
+            email=email or f"{first.lower()}@example.com",
+            phone="+39 02 1234 5678",
+            address=kw.pop("address", "Via Roma 1\n20121 Milano"),
+            country=country,
+        )
+        Account.objects.create(
+            number=kw.pop("account_number", f"U{person.pk:07d}"),
+            client=person,
+            equity_usd=Decimal(equity),
+            funded_at=kw.pop("funded_at", datetime(2025, 1, 1, tzinfo=UTC)),
+            closed_at=kw.pop("closed_at", None),
+        )
+        if username:
+            User.objects.create_user(username=username, password=PASSWORD, client=person, email=person.email)
+        return person
+
+    return make
+
+
+@pytest.fixture
+def agent(db):
+    from django.contrib.auth.models import Group
+
+    user = User.objects.create_user(username="agent7", password=PASSWORD, is_staff=True, email="agent7@sls.example")
+    group = Group.objects.filter(name="Customer service").first()
+    if group:
+        user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def alice(client_factory, agent) -> User:
+    person = client_factory("Alice", "Rossi", "IT", username="alice")
+    issue_code_card(person, agent=agent, now=timezone.now())
+    return User.objects.get(username="alice")
+
+
+@pytest.fixture
+def bob(client_factory) -> User:
+    client_factory("Bob", "Smith", "US", username="bob")
+    return User.objects.get(username="bob")
+
+
+@pytest.fixture
+def charlie(client_factory, agent) -> User:
+    person = client_factory("Charlie", "Tanaka", "JP", username="charlie")
+    issue_code_card(person, agent=agent, now=timezone.now())
+    return User.objects.get(username="charlie")
+
+
+@pytest.fixture
+def web(db) -> HttpClient:
+    """A browser-like client that enforces CSRF, as a real browser session would."""
+    return HttpClient(enforce_csrf_checks=True)
+
+
+def csrf_post(http: HttpClient, path: str, data: dict, **extra):
+    """GET the page for its CSRF token, then POST the form with it."""
+    page = http.get(path)
+    token = page.cookies["csrftoken"].value if "csrftoken" in page.cookies else http.cookies["csrftoken"].value
+    return http.post(path, {**data, "csrfmiddlewaretoken": token}, **extra)
+
+
+def card_codes_for(user: User, positions: list[int]) -> list[str]:
+    from devices.models import active_binding_for
+
+    seed = active_binding_for(user).security_device.seed
+    return [codecard.code_at(seed, p) for p in positions]
+
+
+def pending_positions(http: HttpClient) -> list[int]:
+    from accounts.login import current_challenge
+    from accounts.views import PENDING
+
+    return current_challenge(http.session[PENDING], timezone.now())["positions"]
+
+
+def login_fully(http: HttpClient, user: User, password: str = PASSWORD):
+    """Both steps with the right answers; returns the last response."""
+    first = csrf_post(http, "/login/", {"username": user.username, "password": password})
+    assert first.status_code == 302, first.content[:500]
+    if first.url != "/login/code/":
+        return first
+    codes = card_codes_for(user, pending_positions(http))
+    return csrf_post(http, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+
+
+@pytest.fixture(scope="session")
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"
