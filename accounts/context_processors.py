@@ -6,4 +6,5 @@ def sls(request) -> dict:
         "sls_scope": getattr(request, "sls_scope", None),
         "sls_regions": regions.all_regions(),
         "sls_technical_support": regions.TECHNICAL_SUPPORT_PHONE,
+        "sls_technical_support_tel": regions.TECHNICAL_SUPPORT_TEL,
     }

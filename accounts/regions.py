@@ -29,9 +29,15 @@ class Phone:
 
     @property
     def tel(self) -> str:
-        """The number as a tel: URI (digits and a leading +)."""
+        """The number for a tel: link, in international form.
+
+        The seed writes North American numbers without a country code
+        ("(203) 618-4006", "1-877-442-2757"); they get +1.
+        """
         digits = "".join(ch for ch in self.number if ch.isdigit())
-        return ("+" + digits) if self.number.strip().startswith("+") else digits
+        if self.number.strip().startswith("+"):
+            return "+" + digits
+        return "+" + (digits if len(digits) == 11 and digits.startswith("1") else "1" + digits)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Region:
     return_address: tuple[str, ...]
     phones: tuple[Phone, ...]
 
+
+TECHNICAL_SUPPORT_TEL = Phone(TECHNICAL_SUPPORT_PHONE).tel
 
 _ASIA_PHONES = (
     Phone("+852-2156-7907", _("Cantonese")),
