@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -36,6 +36,10 @@ class SessionLifetimeMiddleware:
 
     def __call__(self, request):
         user = request.user
+        if not user.is_authenticated and SESSION_KEY in request.session:
+            # SECURITY.md 5: the session's user was disabled or deleted. End
+            # the session for good, so re-enabling the user does not revive it.
+            request.session.flush()
         if user.is_authenticated:
             now = timezone.now()
             started = login_time(request)

@@ -120,7 +120,8 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
         # A new challenge after every attempt (L2): the page asks new numbers.
         challenge = flow.current_challenge(pending_id, now)
         if status == 400:
-            return render(request, "accounts/login_code.html", {"form": form}, status=400)
+            # A malformed answer (over-long code) is refused before any check: say so.
+            return render(request, "accounts/login_code.html", {"form": form, "refusal": refusal}, status=400)
         form = CodeCardForm(positions=challenge["positions"])
     return render(request, "accounts/login_code.html", {"form": form, "refusal": refusal}, status=status)
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_otp.models import Device
+from django_otp.models import Device, DeviceManager
 
 from accounts.models import Client
 from sls_portal import crypto
@@ -101,7 +101,8 @@ class DeviceBinding(Device):
 
     security_device = models.ForeignKey(SecurityDevice, on_delete=models.CASCADE, related_name="bindings")
 
-    objects = DeviceBindingQuerySet.as_manager()
+    # Keeps django-otp's DeviceManager (devices_for_user), which its forms call.
+    objects = DeviceManager.from_queryset(DeviceBindingQuerySet)()
 
     class Meta:
         constraints = [

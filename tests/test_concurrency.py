@@ -1,0 +1,155 @@
+"""Exact counting and single use under real concurrency (PostgreSQL only).
+
+ARCHITECTURE.md principle 6 (L3's hard limit, no lost updates), principle 5
+(jobs safe on several workers) and SECURITY.md 9 (a one-time answer is
+accepted once). SQLite serialises writers, so these only prove something
+on PostgreSQL: locally they are skipped there, in CI (CI=true) they fail.
+
+Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> pytest tests/test_concurrency.py
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts import lockout
+from accounts import login as flow
+from accounts.errors import LoginRefusal
+from accounts.models import AuditEvent, LoginAttempt, LoginGuard
+from sls_portal.hashers import FastArgon2PasswordHasher
+from tests.conftest import PASSWORD, card_codes_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only():
+    """Skip on another database, except in CI, where a skip would hide a gap."""
+    if connection.vendor != "postgresql":
+        reason = f"needs PostgreSQL (DATABASE_URL); the database is {connection.vendor}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def run_at_once(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run work(i) in `count` threads released together; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def thread_main(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work(index)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=thread_main, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results
+
+
+@pytest.fixture
+def hash_counter(monkeypatch) -> Counter:
+    """Counts password hashes computed by the configured (test) Argon2id hasher."""
+    counts: Counter = Counter()
+    lock = threading.Lock()
+    verify = FastArgon2PasswordHasher.verify
+
+    def counting_verify(self, password, encoded):
+        with lock:
+            counts["verify"] += 1
+        return verify(self, password, encoded)
+
+    monkeypatch.setattr(FastArgon2PasswordHasher, "verify", counting_verify)
+    return counts
+
+
+def test_L3_fifty_simultaneous_wrong_passwords_hash_exactly_ten(alice, hash_counter):
+    """ARCHITECTURE.md principle 6: every attempt is counted, exactly 10 hashes, 40 refused unhashed."""
+
+    def wrong_password(index: int) -> str:
+        try:
+            flow.check_password_step(
+                "alice", f"wrong password {index}", ip=f"198.51.100.{index + 1}", channel="web", now=timezone.now()
+            )
+        except LoginRefusal as refusal:
+            return refusal.code
+        return "logged in"
+
+    results = run_at_once(50, wrong_password)
+
+    assert Counter(results) == {"invalid_credentials": 10, "locked_out": 40}, results
+    assert hash_counter["verify"] == 10
+    outcomes = Counter(LoginAttempt.objects.filter(guard__username="alice").values_list("outcome", flat=True))
+    assert outcomes == {LoginAttempt.Outcome.FAILED: 10, LoginAttempt.Outcome.REFUSED: 40}
+    assert lockout.locked_until("alice", timezone.now()) is not None
+
+
+def test_L3_simultaneous_attempts_on_a_locked_username_hash_nothing(alice, hash_counter):
+    for _ in range(10):
+        with pytest.raises(LoginRefusal):
+            flow.check_password_step("alice", "wrong password", ip="198.51.100.1", channel="web", now=timezone.now())
+    hash_counter.clear()
+
+    def right_password(index: int) -> str:
+        try:
+            flow.check_password_step("alice", PASSWORD, ip="198.51.100.2", channel="web", now=timezone.now())
+        except LoginRefusal as refusal:
+            return refusal.code
+        return "passed"
+
+    assert set(run_at_once(20, right_password)) == {"locked_out"}
+    assert hash_counter["verify"] == 0
+    assert LoginAttempt.objects.filter(guard__username="alice", outcome=LoginAttempt.Outcome.REFUSED).count() == 20
+
+
+def test_J2_two_workers_record_each_lifted_lock_once():
+    """ARCHITECTURE.md principle 5: two workers at once write N events for N locks."""
+    now = timezone.now()
+    count = 300
+    LoginGuard.objects.bulk_create(
+        [LoginGuard(username=f"user{index}", locked_until=now - timedelta(hours=1)) for index in range(count)]
+    )
+
+    results = run_at_once(2, lambda index: lockout.record_lifted_locks(now, batch_size=25))
+
+    assert all(isinstance(result, int) for result in results), results
+    events = AuditEvent.objects.filter(action="lockout.lifted")
+    assert events.count() == count
+    assert events.values("username").distinct().count() == count
+    assert sum(results) == count
+    assert not LoginGuard.objects.filter(lift_recorded_for__isnull=True).exists()
+
+
+def test_L2_one_challenge_answered_by_many_threads_succeeds_once(alice):
+    """SECURITY.md 9 (ASVS 2.6.1, 5.0 V6.5.1): N threads with the right codes, exactly one logs in."""
+    step = flow.check_password_step("alice", PASSWORD, ip="198.51.100.3", channel="web", now=timezone.now())
+    codes = "".join(card_codes_for(alice, step.pending.challenge["positions"]))
+
+    def answer(index: int) -> str:
+        try:
+            flow.check_code_step(step.pending.pk, codes, ip="198.51.100.3", channel="web", now=timezone.now())
+        except LoginRefusal as refusal:
+            return refusal.code
+        return "logged in"
+
+    results = run_at_once(8, answer)
+
+    assert results.count("logged in") == 1, results
+    assert set(results) <= {"logged in", "login_failed", "login_token_invalid"}, results
+    assert AuditEvent.objects.filter(action="login", username="alice").count() == 1

@@ -1,0 +1,242 @@
+"""SECURITY.md 1-5: session keys, logout, timeouts, cookie flags, ended sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+from django.utils import timezone
+
+from devices.models import DeviceStatus, SecurityDevice
+from tests.conftest import PASSWORD, card_codes_for, csrf_post, login_fully, pending_positions
+
+
+def session_key(http) -> str:
+    return http.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def exists(key: str) -> bool:
+    return SessionStore().exists(key)
+
+
+def anonymous_session_key(http) -> str:
+    """A session that exists before login, as a visitor's would."""
+    session = http.session
+    session["visited"] = True
+    session.save()
+    return session.session_key
+
+
+def assert_sent_to_login(http, path: str = "/") -> None:
+    response = http.get(path)
+    assert response.status_code == 302, response.content[:300]
+    assert response.url.startswith("/login/")
+
+
+# --- 1: a new key at each step ----------------------------------------------------
+
+
+def test_SEC1_session_key_rotated_at_step_one(web, alice, clock):
+    """ASVS 3.2.1, 5.0 V7.2.4; WSTG-SESS-03: no session fixation across step 1."""
+    before = anonymous_session_key(web)
+    response = csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
+    assert response.url == "/login/code/"
+    after = session_key(web)
+    assert after != before
+    assert not exists(before)
+    assert exists(after)
+
+
+def test_SEC1_session_key_rotated_at_step_two(web, alice, clock):
+    """ASVS 3.2.1, 5.0 V7.2.4; WSTG-SESS-03: the key that carried step 1 dies at step 2."""
+    csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
+    between = session_key(web)
+    codes = card_codes_for(alice, pending_positions(web))
+    response = csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+    assert response.status_code == 302 and response.url == "/"
+    after = session_key(web)
+    assert after != between
+    assert not exists(between)
+
+
+def test_SEC1_session_key_rotated_for_a_password_only_login(web, bob, clock):
+    """ASVS 3.2.1: an unenrolled client's one-step login rotates the key too."""
+    before = anonymous_session_key(web)
+    response = csrf_post(web, "/login/", {"username": "bob", "password": PASSWORD})
+    assert response.status_code == 302 and response.url == "/"
+    assert session_key(web) != before
+    assert not exists(before)
+
+
+def test_SEC1_a_fixated_key_gives_no_access(web, alice, clock):
+    """WSTG-SESS-03: a key planted before login is worthless after it."""
+    planted = anonymous_session_key(web)
+    login_fully(web, alice)
+    attacker = Client()
+    attacker.cookies[settings.SESSION_COOKIE_NAME] = planted
+    assert_sent_to_login(attacker)
+
+
+# --- 2: logout ------------------------------------------------------------------------
+
+
+def test_SEC2_logout_deletes_the_server_side_session(web, alice, clock):
+    """ASVS 3.3.1, 5.0 V7.4.1; WSTG-SESS-06."""
+    login_fully(web, alice)
+    key = session_key(web)
+    assert web.get("/").status_code == 200
+    response = csrf_post(web, "/logout/", {})
+    assert response.status_code == 302 and response.url == "/login/"
+    assert not exists(key)
+
+
+def test_SEC2_old_cookie_no_longer_works_after_logout(web, alice, clock):
+    """ASVS 3.3.1; WSTG-SESS-06: replaying the old cookie does not log in."""
+    login_fully(web, alice)
+    key = session_key(web)
+    csrf_post(web, "/logout/", {})
+    replay = Client()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = key
+    assert_sent_to_login(replay)
+    assert_sent_to_login(web)
+
+
+# --- 3: idle timeout and absolute lifetime ------------------------------------------------
+
+
+def test_SEC3_idle_just_under_30_minutes_keeps_the_session(web, alice, clock):
+    """NIST 800-63B 4.2.3 (AAL2): idle timeout of 30 minutes."""
+    login_fully(web, alice)
+    clock.shift(timedelta(minutes=30) - timedelta(seconds=1))
+    assert web.get("/").status_code == 200
+
+
+def test_SEC3_idle_30_minutes_ends_the_session(web, alice, clock):
+    """NIST 800-63B 4.2.3 (AAL2): idle timeout of 30 minutes."""
+    login_fully(web, alice)
+    clock.shift(timedelta(minutes=30))
+    assert_sent_to_login(web)
+
+
+def test_SEC3_activity_refreshes_the_idle_timeout(web, alice, clock):
+    login_fully(web, alice)
+    for _ in range(3):
+        clock.shift(timedelta(minutes=29))
+        assert web.get("/").status_code == 200
+
+
+def keep_busy_until(web, clock, elapsed: timedelta) -> None:
+    """Requests every 25 minutes (under the idle timeout) until `elapsed` after login."""
+    spent = timedelta(0)
+    step = timedelta(minutes=25)
+    while spent + step < elapsed:
+        clock.shift(step)
+        spent += step
+        assert web.get("/").status_code == 200, spent
+    clock.shift(elapsed - spent)
+
+
+def test_SEC3_active_session_still_works_just_before_12_hours(web, alice, clock):
+    """NIST 800-63B 4.2.3 (AAL2): absolute lifetime of 12 hours, even with activity."""
+    login_fully(web, alice)
+    keep_busy_until(web, clock, timedelta(hours=12) - timedelta(seconds=1))
+    assert web.get("/").status_code == 200
+
+
+def test_SEC3_active_session_ends_at_12_hours(web, alice, clock):
+    """NIST 800-63B 4.2.3 (AAL2): absolute lifetime of 12 hours, even with activity."""
+    login_fully(web, alice)
+    key = session_key(web)
+    keep_busy_until(web, clock, timedelta(hours=12))
+    response = web.get("/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
+    assert not exists(key)
+    assert b"Your session has ended. Please log in again." in web.get(response.url).content
+
+
+def test_SEC3_lifetimes_come_from_the_sls_settings(settings):
+    assert settings.SESSION_COOKIE_AGE == settings.SLS["SESSION_IDLE"].total_seconds() <= 30 * 60
+    assert settings.SLS["SESSION_ABSOLUTE"] <= timedelta(hours=12)
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+
+
+# --- 4: cookie flags ---------------------------------------------------------------------------
+
+
+def test_SEC4_session_cookie_is_httponly_samesite_and_secure(web, alice, clock):
+    """ASVS 3.4.1-3.4.3, 5.0 V3.3.1; WSTG-SESS-02 (DEBUG is off in the tests)."""
+    csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
+    codes = card_codes_for(alice, pending_positions(web))
+    response = csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"] is True
+    assert cookie["secure"] is True
+    assert cookie["samesite"] in ("Lax", "Strict")
+
+
+def test_SEC4_csrf_cookie_is_secure(web, db):
+    """ASVS 3.4.1; WSTG-SESS-02."""
+    response = web.get("/login/")
+    cookie = response.cookies[settings.CSRF_COOKIE_NAME]
+    assert cookie["secure"] is True
+    assert cookie["samesite"] in ("Lax", "Strict")
+
+
+# --- 5: sessions ended by an agent, a disabled user, a revoked device --------------------------
+
+
+def test_SEC5_agent_ends_all_sessions_of_a_client(alice, clock):
+    """ASVS 2.8.6, 5.0 V7.4.5: every session of the username stops working."""
+    laptop, phone = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    login_fully(laptop, alice)
+    login_fully(phone, alice)
+    clock.shift(timedelta(minutes=1))
+    alice.end_all_sessions(timezone.now())
+    assert_sent_to_login(laptop)
+    assert_sent_to_login(phone)
+    clock.shift(timedelta(seconds=1))
+    login_fully(laptop, alice)
+    assert laptop.get("/").status_code == 200
+
+
+def test_SEC5_disabling_the_user_ends_the_session(web, alice, clock):
+    """ASVS 5.0 V7.4.2: a disabled account's session is ended, not merely suspended."""
+    login_fully(web, alice)
+    key = session_key(web)
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert_sent_to_login(web)
+    assert not exists(key)
+    alice.is_active = True
+    alice.save(update_fields=["is_active"])
+    assert_sent_to_login(web)
+
+
+@pytest.mark.parametrize("status", [DeviceStatus.REVOKED, DeviceStatus.LOST, DeviceStatus.STOLEN])
+def test_SEC5_revoking_the_device_ends_the_sessions_that_rode_on_it(web, alice, clock, status):
+    """ASVS 2.8.6, 5.0 V7.4.2: the device that verified the login stops being active."""
+    login_fully(web, alice)
+    key = session_key(web)
+    device = SecurityDevice.objects.get(client=alice.client)
+    device.status = status
+    device.save(update_fields=["status"])
+    response = web.get("/")
+    assert response.status_code == 302 and response.url == "/login/"
+    assert not exists(key)
+    assert b"Your security device changed" in web.get(response.url).content
+    device.status = DeviceStatus.ACTIVE
+    device.save(update_fields=["status"])
+    assert_sent_to_login(web)
+
+
+def test_SEC5_other_clients_sessions_survive(alice, charlie, clock):
+    alices, charlies = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    login_fully(alices, alice)
+    login_fully(charlies, charlie)
+    clock.shift(timedelta(minutes=1))
+    alice.end_all_sessions(timezone.now())
+    SecurityDevice.objects.filter(client=alice.client).update(status=DeviceStatus.REVOKED)
+    assert charlies.get("/").status_code == 200
