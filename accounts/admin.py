@@ -111,7 +111,7 @@ class VerificationInline(ReadOnlyInline):
 class ClientAdmin(AgentActionsMixin, admin.ModelAdmin):
     list_display = ("__str__", "email", "country", "created_at")
     list_filter = ("country",)
-    search_fields = ("last_name", "first_name", "=email", "=accounts__number", "=users__username")
+    search_fields = ("last_name__exact", "email__exact", "accounts__number__exact", "users__username__exact")
     search_help_text = _("Name, e-mail of record, account number or username.")
     readonly_fields = ("created_at",)
     show_full_result_count = False
@@ -131,7 +131,7 @@ class UserAdmin(AgentActionsMixin, admin.ModelAdmin):
     list_display = ("username", "client", "email", "is_active", "is_staff", "lock_status")
     list_filter = ("is_active", "is_staff")
     list_select_related = ("client",)
-    search_fields = ("=username", "=email")
+    search_fields = ("username__exact", "email__exact")
     search_help_text = _("Exact username or e-mail.")
     raw_id_fields = ("client",)
     show_full_result_count = False
@@ -193,7 +193,7 @@ class UserAdmin(AgentActionsMixin, admin.ModelAdmin):
 class AccountAdmin(admin.ModelAdmin):
     list_display = ("number", "client", "equity_usd", "funded_at", "closed_at")
     list_select_related = ("client",)
-    search_fields = ("=number",)
+    search_fields = ("number__exact",)
     search_help_text = _("Exact account number.")
     raw_id_fields = ("client",)
     show_full_result_count = False
@@ -206,7 +206,7 @@ class IdentityVerificationAdmin(admin.ModelAdmin):
     list_display = ("at", "client", "agent", "method", "reference")
     list_filter = ("method",)
     list_select_related = ("client", "agent")
-    search_fields = ("=reference", "=client__email")
+    search_fields = ("reference__exact", "client__email__exact")
     raw_id_fields = ("client",)
     show_full_result_count = False
     fields = ("client", "method", "reference", "notes", "agent", "at")
@@ -237,14 +237,28 @@ class IdentityVerificationAdmin(admin.ModelAdmin):
         obj._state.adding = False
 
 
+class AuditOutcomeFilter(admin.SimpleListFilter):
+    title = _("outcome")
+    parameter_name = "outcome"
+    OUTCOMES = ("ok", "passed", "failed", "refused", "locked", "rate_limited")
+
+    def lookups(self, request, model_admin):
+        return [(outcome, outcome) for outcome in self.OUTCOMES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent, site=admin_site)
 class AuditEventAdmin(admin.ModelAdmin):
     """SECURITY.md 21, principle 7: append-only; nobody adds, changes or deletes here."""
 
     list_display = ("at", "action", "outcome", "actor", "client", "username", "ip", "rule", "verification")
-    list_filter = ("action", "outcome")
+    # Fixed choices: no SELECT DISTINCT over the whole log on every page.
+    # Filtering by action works from the search box or the URL (?action=...).
+    list_filter = (AuditOutcomeFilter,)
     list_select_related = ("actor", "client", "verification")
-    search_fields = ("=username",)
+    search_fields = ("username__exact", "action__exact")
     search_help_text = _("Exact username.")
     show_full_result_count = False
     actions = None

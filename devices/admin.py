@@ -76,7 +76,7 @@ class SecurityDeviceAdmin(admin.ModelAdmin):
     list_display = ("serial", "type", "status", "client", "activated_at", "issued_by", "printout_taken_at")
     list_filter = ("type", "status")
     list_select_related = ("client", "issued_by")
-    search_fields = ("=serial", "=client__email")
+    search_fields = ("serial__exact", "client__email__exact")
     search_help_text = _("Exact serial number or client's e-mail of record.")
     raw_id_fields = ("client",)
     show_full_result_count = False

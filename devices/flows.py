@@ -44,8 +44,10 @@ def issue_code_card(
 ) -> SecurityDevice:
     """An agent issues a Security Code Card, active at once, for mailing."""
     with transaction.atomic():
-        # Lock the client's devices so two agents cannot issue two at once (D5).
-        if SecurityDevice.objects.select_for_update().filter(client=client, status=DeviceStatus.ACTIVE).exists():
+        # Lock the client's row, so two agents issuing at once take turns and
+        # the second gets the D5 message instead of a constraint error.
+        Client.objects.select_for_update().filter(pk=client.pk).exists()
+        if SecurityDevice.objects.filter(client=client, status=DeviceStatus.ACTIVE).exists():
             raise DeviceConflict(
                 _("This client already has an active security device; one device is linked at a time (D5).")
             )
