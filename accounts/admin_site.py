@@ -1,13 +1,50 @@
-"""The agents' admin: every page behind a TOTP second factor (SECURITY.md 18)."""
+"""The agents' admin: every page behind a TOTP second factor (SECURITY.md 18).
 
+Agents' logins obey the same L3 limit as clients' (the reservation is made
+before the password is checked) and every decision is audited.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_otp.admin import OTPAdminSite
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+
+from . import audit, errors, lockout
+from .models import LoginAttempt, has_bad_character
+
+
+class AgentLoginForm(OTPAdminAuthenticationForm):
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if has_bad_character(username) or len(username) > settings.SLS["USERNAME_MAX_LENGTH"]:
+            raise ValidationError(errors.bad_character().message, code="bad_character")
+        now = timezone.now()
+        reservation = lockout.reserve(
+            username, step=LoginAttempt.Step.PASSWORD, ip=audit.client_ip(self.request), channel="admin", now=now
+        )
+        if reservation.refused:
+            audit.record("admin.login", request=self.request, username=username, outcome="locked", rule="L3")
+            refusal = errors.locked_out(reservation.locked_until)
+            raise ValidationError(refusal.message, code="locked_out")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            lockout.resolve_failure(reservation, now)
+            audit.record("admin.login", request=self.request, username=username, outcome="failed", rule="L2")
+            raise
+        lockout.resolve_success(reservation, now)
+        audit.record("admin.login", request=self.request, actor=self.get_user(), username=username)
+        return cleaned
 
 
 class AgentAdminSite(OTPAdminSite):
     site_header = _("SLS customer service")
     site_title = _("SLS customer service")
     index_title = _("Clients, logins and devices")
+    login_form = AgentLoginForm
 
 
 admin_site = AgentAdminSite(name="admin")

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 
 from . import views
 
@@ -11,12 +11,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path(
         "password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html",
-            success_url=reverse_lazy("password-reset-complete"),
-            # SECURITY.md 13: a reset never logs in; the second factor still stands.
-            post_reset_login=False,
-        ),
+        views.SingleUsePasswordResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
     path(

@@ -3,8 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -18,6 +21,7 @@ from . import audit, errors, regions, scopes
 from . import login as flow
 from .forms import CodeCardForm, LoginForm
 from .middleware import mark_login
+from .models import User
 from .scopes import scope_required
 
 PENDING = "sls_pending_login"
@@ -184,3 +188,27 @@ def contact_view(request: HttpRequest) -> HttpResponse:
             "security_email": regions.SECURITY_EMAIL,
         },
     )
+
+
+class SingleUsePasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """L5, SECURITY.md 9 and 13: the link sets one password, once.
+
+    Django's token dies when the password changes; re-checking it under a
+    row lock makes that atomic, so two submissions of one link cannot both
+    succeed. A reset never logs in: the second factor still stands.
+    """
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password-reset-complete")
+    post_reset_login = False
+
+    def form_valid(self, form):
+        token = self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN)
+        with transaction.atomic():
+            user = User.objects.select_for_update().get(pk=self.user.pk)
+            if not self.token_generator.check_token(user, token):
+                return self.render_to_response(self.get_context_data(form=form, validlink=False))
+            form.user = user
+            response = super().form_valid(form)
+            audit.record("password.reset", request=self.request, client=user.client, username=user.username)
+        return response

@@ -528,3 +528,65 @@ def test_change_lists_use_constant_queries(desk, client_factory, agent, url):
         person = client_factory(f"P{index}", "Many", username=f"p{index}")
         issue_code_card(person, agent=agent, now=timezone.now())
     assert count() == few
+
+
+def test_L3_agent_login_counts_failures_and_locks(agent, clock):
+    """L3 for agents too, SECURITY.md 20: ten failed admin logins lock the
+    username; while locked even the right password and code are refused,
+    and every decision is an audit event."""
+    device = totp_device(agent)
+    web = HttpClient(enforce_csrf_checks=True)
+    for _ in range(10):
+        csrf_post(web, "/admin/login/", {"username": agent.username, "password": "wrong password here"})
+    assert AuditEvent.objects.filter(action="admin.login", outcome="failed", username=agent.username).count() == 10
+    locked = csrf_post(
+        web,
+        "/admin/login/",
+        {
+            "username": agent.username,
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": current_token(device),
+        },
+    )
+    assert locked.status_code == 200
+    assert b"locked after 10 failed login attempts" in locked.content
+    assert web.get("/admin/").status_code == 302
+    assert AuditEvent.objects.filter(action="admin.login", outcome="locked").count() == 1
+
+
+def test_20_agent_login_success_audited(agent, clock):
+    """SECURITY.md 20: a successful agent login is an audit event naming the agent."""
+    device = totp_device(agent)
+    web = HttpClient(enforce_csrf_checks=True)
+    ok = csrf_post(
+        web,
+        "/admin/login/",
+        {
+            "username": agent.username,
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": current_token(device),
+        },
+    )
+    assert ok.status_code == 302
+    event = AuditEvent.objects.get(action="admin.login", outcome="ok")
+    assert event.actor == agent and event.ip == "127.0.0.1"
+
+
+def test_18_agent_authenticator_command_shows_secret_once(agent):
+    """SECURITY.md 18: an agent gets the TOTP device the admin asks for; a second
+    call without --replace refuses instead of silently issuing another."""
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("agent_authenticator", agent.username, stdout=out)
+    device = TOTPDevice.objects.get(user=agent)
+    assert device.confirmed and "otpauth://totp/" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("agent_authenticator", agent.username, stdout=StringIO())
+    call_command("agent_authenticator", agent.username, "--replace", stdout=StringIO())
+    assert TOTPDevice.objects.filter(user=agent).count() == 1
+    assert TOTPDevice.objects.get(user=agent).pk != device.pk

@@ -153,3 +153,32 @@ def test_L2_one_challenge_answered_by_many_threads_succeeds_once(alice):
     assert results.count("logged in") == 1, results
     assert set(results) <= {"logged in", "login_failed", "login_token_invalid"}, results
     assert AuditEvent.objects.filter(action="login", username="alice").count() == 1
+
+
+def test_13_reset_link_used_by_many_threads_sets_one_password(alice):
+    """SECURITY.md 9 and 13 (ASVS 5.0 V6.4.1): one reset link, many submissions
+    at once: exactly one new password is set, the others see a dead link."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.test import Client as HttpClient
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    uid = urlsafe_base64_encode(force_bytes(alice.pk))
+    link = f"/password/reset/{uid}/{default_token_generator.make_token(alice)}/"
+    browsers = []
+    for _ in range(6):
+        http = HttpClient()
+        landing = http.get(link)
+        assert landing.status_code == 302  # Django swaps the token into the session
+        browsers.append((http, landing.url))
+
+    def submit(index: int) -> int:
+        http, url = browsers[index]
+        password = f"new passphrase number {index} for alice"
+        response = http.post(url, {"new_password1": password, "new_password2": password})
+        return response.status_code
+
+    results = run_at_once(len(browsers), submit)
+    assert results.count(302) == 1, results
+    assert all(code == 200 for code in results if code != 302), results
+    assert AuditEvent.objects.filter(action="password.reset", username="alice").count() == 1
