@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "People, logins and audit"
+    verbose_name = _("People, logins and audit")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in

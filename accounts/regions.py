@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 US_CANADA = "us_canada"
 EUROPE = "europe"
@@ -119,45 +120,49 @@ REGIONS: dict[str, Region] = {
 # ISO 3166-1 alpha-2 code -> (country name, region). Countries outside this
 # list cannot be chosen as a country of residence yet.
 COUNTRIES: dict[str, tuple[str, str]] = {
-    "US": ("United States", US_CANADA),
-    "CA": ("Canada", US_CANADA),
-    "GB": ("United Kingdom", EUROPE),
-    "IE": ("Ireland", EUROPE),
-    "IT": ("Italy", EUROPE),
-    "FR": ("France", EUROPE),
-    "DE": ("Germany", EUROPE),
-    "ES": ("Spain", EUROPE),
-    "PT": ("Portugal", EUROPE),
-    "NL": ("Netherlands", EUROPE),
-    "BE": ("Belgium", EUROPE),
-    "LU": ("Luxembourg", EUROPE),
-    "CH": ("Switzerland", EUROPE),
-    "AT": ("Austria", EUROPE),
-    "SE": ("Sweden", EUROPE),
-    "NO": ("Norway", EUROPE),
-    "DK": ("Denmark", EUROPE),
-    "FI": ("Finland", EUROPE),
-    "PL": ("Poland", EUROPE),
-    "CZ": ("Czechia", EUROPE),
-    "HU": ("Hungary", EUROPE),
-    "GR": ("Greece", EUROPE),
-    "HK": ("Hong Kong", ASIA),
-    "CN": ("China", ASIA),
-    "TW": ("Taiwan", ASIA),
-    "SG": ("Singapore", ASIA),
-    "KR": ("South Korea", ASIA),
-    "IN": ("India", ASIA),
-    "TH": ("Thailand", ASIA),
-    "MY": ("Malaysia", ASIA),
-    "ID": ("Indonesia", ASIA),
-    "PH": ("Philippines", ASIA),
-    "VN": ("Vietnam", ASIA),
-    "AU": ("Australia", AUSTRALIA),
-    "NZ": ("New Zealand", AUSTRALIA),
-    "JP": ("Japan", JAPAN),
+    "US": (gettext_noop("United States"), US_CANADA),
+    "CA": (gettext_noop("Canada"), US_CANADA),
+    "GB": (gettext_noop("United Kingdom"), EUROPE),
+    "IE": (gettext_noop("Ireland"), EUROPE),
+    "IT": (gettext_noop("Italy"), EUROPE),
+    "FR": (gettext_noop("France"), EUROPE),
+    "DE": (gettext_noop("Germany"), EUROPE),
+    "ES": (gettext_noop("Spain"), EUROPE),
+    "PT": (gettext_noop("Portugal"), EUROPE),
+    "NL": (gettext_noop("Netherlands"), EUROPE),
+    "BE": (gettext_noop("Belgium"), EUROPE),
+    "LU": (gettext_noop("Luxembourg"), EUROPE),
+    "CH": (gettext_noop("Switzerland"), EUROPE),
+    "AT": (gettext_noop("Austria"), EUROPE),
+    "SE": (gettext_noop("Sweden"), EUROPE),
+    "NO": (gettext_noop("Norway"), EUROPE),
+    "DK": (gettext_noop("Denmark"), EUROPE),
+    "FI": (gettext_noop("Finland"), EUROPE),
+    "PL": (gettext_noop("Poland"), EUROPE),
+    "CZ": (gettext_noop("Czechia"), EUROPE),
+    "HU": (gettext_noop("Hungary"), EUROPE),
+    "GR": (gettext_noop("Greece"), EUROPE),
+    "HK": (gettext_noop("Hong Kong"), ASIA),
+    "CN": (gettext_noop("China"), ASIA),
+    "TW": (gettext_noop("Taiwan"), ASIA),
+    "SG": (gettext_noop("Singapore"), ASIA),
+    "KR": (gettext_noop("South Korea"), ASIA),
+    "IN": (gettext_noop("India"), ASIA),
+    "TH": (gettext_noop("Thailand"), ASIA),
+    "MY": (gettext_noop("Malaysia"), ASIA),
+    "ID": (gettext_noop("Indonesia"), ASIA),
+    "PH": (gettext_noop("Philippines"), ASIA),
+    "VN": (gettext_noop("Vietnam"), ASIA),
+    "AU": (gettext_noop("Australia"), AUSTRALIA),
+    "NZ": (gettext_noop("New Zealand"), AUSTRALIA),
+    "JP": (gettext_noop("Japan"), JAPAN),
 }
 
-COUNTRY_CHOICES = sorted(((code, name) for code, (name, _region) in COUNTRIES.items()), key=lambda c: c[1])
+# Names are marked with gettext_noop above and translated when shown; the
+# order is that of the English names (translations are not ready at import).
+COUNTRY_CHOICES = [
+    (code, _(name)) for code, (name, _region) in sorted(COUNTRIES.items(), key=lambda item: item[1][0])
+]
 
 
 def region_for_country(country_code: str) -> Region:

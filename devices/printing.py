@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
@@ -20,7 +21,7 @@ def code_card_pdf(device: SecurityDevice) -> bytes:
     codes = codecard.all_codes(device.seed)
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=1)
-    pdf.setTitle(f"Security Code Card {device.serial}")
+    pdf.setTitle(_("Security Code Card %(serial)s") % {"serial": device.serial})
     width, height = A4
     left, top = 20 * mm, height - 20 * mm
 
@@ -32,15 +33,15 @@ def code_card_pdf(device: SecurityDevice) -> bytes:
 
     y = top - (len(lines) + 2) * 5 * mm
     pdf.setFont("Helvetica-Bold", 14)
-    pdf.drawString(left, y, "Security Code Card")
+    pdf.drawString(left, y, _("Security Code Card"))
     pdf.setFont("Helvetica", 10)
-    pdf.drawString(left, y - 6 * mm, f"Serial number: {device.serial}")
+    pdf.drawString(left, y - 6 * mm, _("Serial number: %(serial)s") % {"serial": device.serial})
     pdf.drawString(
         left,
         y - 11 * mm,
-        "At login you are shown two numbers: type the code printed under each, without spaces.",
+        _("At login you are shown two numbers: type the code printed under each, without spaces."),
     )
-    pdf.drawString(left, y - 16 * mm, "Keep this card private. Never tell these codes to anyone, including us.")
+    pdf.drawString(left, y - 16 * mm, _("Keep this card private. Never tell these codes to anyone, including us."))
 
     rows = -(-settings.SLS["CODE_CARD_SIZE"] // COLUMNS)
     cell_w, cell_h = (width - 2 * left) / COLUMNS, 7.2 * mm

@@ -144,3 +144,9 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """The browser asks for English whatever the machine's locale is."""
+    return {**browser_context_args, "locale": "en-US"}
