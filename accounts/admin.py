@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from devices.admin import SecurityDeviceInline
 
 from . import agent_actions, agent_views
-from .admin_site import admin_site
+from .admin_site import ReadOnlyInline, admin_site
 from .models import Account, AuditEvent, Client, IdentityVerification, LoginGuard, User
 
 AgentView = Callable[[HttpRequest, admin.ModelAdmin, str], HttpResponse]
@@ -64,26 +64,6 @@ class AgentActionsMixin:
                 if request.user.has_perm(perm)
             ]
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "agent_links": links})
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """A list on the change page; changes go through their own pages."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AccountInline(ReadOnlyInline):

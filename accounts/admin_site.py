@@ -7,6 +7,7 @@ before the password is checked) and every decision is audited.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,26 @@ class AgentLoginForm(OTPAdminAuthenticationForm):
         lockout.resolve_success(reservation, now)
         audit.record("admin.login", request=self.request, actor=self.get_user(), username=username)
         return cleaned
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A list on the change page; changes go through their own pages."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class AgentAdminSite(OTPAdminSite):

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_site import admin_site
+from accounts.admin_site import ReadOnlyInline, admin_site
 
 from .models import DeviceBinding, SecurityDevice
 
@@ -29,43 +29,19 @@ DEVICE_FIELDS = (
 )
 
 
-class SecurityDeviceInline(admin.TabularInline):
+class SecurityDeviceInline(ReadOnlyInline):
     """The client's devices, on the client's page."""
 
     model = SecurityDevice
     fields = ("serial", "type", "status", "activated_at", "deactivated_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class BindingInline(admin.TabularInline):
+class BindingInline(ReadOnlyInline):
     """D7: the usernames that log in with this device."""
 
     model = DeviceBinding
     fields = ("user", "confirmed")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
