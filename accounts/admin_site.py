@@ -11,10 +11,11 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from . import audit, errors, lockout
-from .models import LoginAttempt, has_bad_character
+from .models import LoginAttempt, User, has_bad_character
 
 
 class AgentLoginForm(OTPAdminAuthenticationForm):
@@ -30,6 +31,7 @@ class AgentLoginForm(OTPAdminAuthenticationForm):
             audit.record("admin.login", request=self.request, username=username, outcome="locked", rule="L3")
             refusal = errors.locked_out(reservation.locked_until)
             raise ValidationError(refusal.message, code="locked_out")
+        self._pick_only_device(username)
         try:
             cleaned = super().clean()
         except ValidationError:
@@ -39,6 +41,16 @@ class AgentLoginForm(OTPAdminAuthenticationForm):
         lockout.resolve_success(reservation, now)
         audit.record("admin.login", request=self.request, actor=self.get_user(), username=username)
         return cleaned
+
+    def _pick_only_device(self, username: str) -> None:
+        """An agent with one authenticator types its code on the first page:
+        no second round trip (which would count as a failed attempt)."""
+        if self.cleaned_data.get("otp_device"):
+            return
+        user = User.objects.filter(username=username, is_staff=True).first()
+        devices = list(devices_for_user(user)) if user else []
+        if len(devices) == 1:
+            self.cleaned_data["otp_device"] = devices[0].persistent_id
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -16,7 +16,9 @@ from devices import codecard
 from devices.models import active_binding_for
 from tests.conftest import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the groups made by a data migration survive the flush
+# that ends each transactional test.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -62,3 +64,51 @@ def test_L2_two_step_login_with_code_card(page, live_server, alice):
 def test_L1_bad_character_in_browser(page, live_server, alice):
     _log_in(page, live_server.url, "alice smith", PASSWORD)
     assert page.get_by_role("alert").inner_text().startswith("BAD CHARACTER")
+
+
+def _agent_logs_in(page, base: str, agent) -> None:
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=agent, name="Agent authenticator", confirmed=True)
+    page.goto(f"{base}/admin/login/")
+    page.get_by_label("Username").fill(agent.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    token = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
+    page.locator("input[name=otp_token]").fill(f"{token:0{device.digits}d}")
+    page.locator("input[type=submit], button[type=submit]").first.click()
+    page.wait_for_url(f"{base}/admin/")
+
+
+def test_L3_lockout_then_agent_unlock_in_admin(browser, live_server, alice, agent):
+    """L3 end to end: ten wrong passwords lock alice; even her right password is
+    refused; an agent who verified her identity unlocks her in the admin; she
+    logs in; the audit log names the agent, the client and the verification."""
+    base = live_server.url
+    client_page = browser.new_page(locale="en-US")
+    for _ in range(10):
+        _log_in(client_page, base, "alice", "not the password at all")
+        assert "Invalid user name password combination" in client_page.get_by_role("alert").inner_text()
+    _log_in(client_page, base, "alice", PASSWORD)
+    assert "locked after 10 failed login attempts" in client_page.get_by_role("alert").inner_text()
+
+    agent_page = browser.new_page(locale="en-US")
+    _agent_logs_in(agent_page, base, agent)
+    agent_page.goto(f"{base}/admin/accounts/user/{alice.pk}/change/")
+    agent_page.get_by_role("link", name="Unlock username").click()
+    agent_page.get_by_label("How you verified the caller").select_option(index=1)
+    agent_page.get_by_label("Call or ticket reference").fill("CALL-2026-0042")
+    agent_page.get_by_role("button", name="Unlock").click()
+    assert "alice is unlocked" in agent_page.locator(".messagelist").text_content().lower()
+
+    _log_in(client_page, base, "alice", PASSWORD)
+    client_page.wait_for_url(f"{base}/login/code/")
+    first, second = _codes(alice, client_page)
+    client_page.get_by_label(re.compile(r"Code number \d+")).first.fill(first)
+    client_page.get_by_label(re.compile(r"Code number \d+")).nth(1).fill(second)
+    client_page.get_by_role("button", name="Continue").click()
+    client_page.wait_for_url(f"{base}/")
+
+    event = AuditEvent.objects.get(action="lockout.unlock")
+    assert event.actor == agent and event.client == alice.client
+    assert event.verification is not None and event.verification.reference == "CALL-2026-0042"
