@@ -67,8 +67,12 @@ def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
 
 
 def reserve(username: str, *, step: str, ip: str | None, channel: str, now: datetime) -> Reservation:
-    """Reserve a place for one attempt, or refuse it (and count the refusal)."""
-    with transaction.atomic():
+    """Reserve a place for one attempt, or refuse it (and count the refusal).
+
+    Alone it commits, so the place is held before a slow hash; inside a
+    caller's transaction (step 2) it joins it.
+    """
+    with transaction.atomic(savepoint=False):
         guard = _guard_for_update(username)
         refuse = guard.is_locked(now) or _failures(guard, now, with_pending=True) >= _rule("LOCKOUT_FAILURES")
         attempt = LoginAttempt.objects.create(
@@ -89,7 +93,9 @@ def reserve(username: str, *, step: str, ip: str | None, channel: str, now: date
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
     """The checked attempt failed. Returns the lock's end if it now holds."""
-    with transaction.atomic():
+    # savepoint=False: inside the caller's transaction this adds no
+    # SAVEPOINT round trips; alone it is its own transaction.
+    with transaction.atomic(savepoint=False):
         guard = LoginGuard.objects.select_for_update().get(pk=reservation.guard_id)
         LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=Outcome.FAILED, at=now)
         if _failures(guard, now, with_pending=False) >= _rule("LOCKOUT_FAILURES"):

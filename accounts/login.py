@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
 from django.utils.functional import SimpleLazyObject
 
 from devices.models import DeviceBinding, active_binding_for
@@ -68,10 +69,19 @@ def check_password_step(
         check_password(password, str(_DUMMY_HASH))
         password_ok = False
 
-    if not password_ok:
+    # Everything the answer writes commits at once (one commit, not four).
+    with transaction.atomic():
+        outcome = _after_password(user if password_ok else None, username, reservation, channel, now, request)
+    if isinstance(outcome, errors.LoginRefusal):
+        raise outcome
+    return outcome
+
+
+def _after_password(user, username, reservation, channel, now, request) -> StepOne | errors.LoginRefusal:
+    if user is None:
         lockout.resolve_failure(reservation, now)
         audit.record("login.password", request=request, username=username, outcome="failed", rule="L2")
-        raise errors.invalid_credentials()
+        return errors.invalid_credentials()
 
     binding = active_binding_for(user)
     if binding is None:
@@ -107,14 +117,24 @@ def check_code_step(
     pending = PendingLogin.objects.select_related("user__client").filter(pk=pending_id).first()
     if pending is None or not pending.is_live(now):
         raise errors.login_token_invalid()
-    user = pending.user
     _check_length(response, str(errors.login_failed().message))
 
+    # No hash at this step: the whole attempt is one transaction, holding the
+    # username's guard row from reservation to resolution.
+    with transaction.atomic():
+        outcome = _answer_challenge(pending, response, ip, channel, now, request)
+    if isinstance(outcome, errors.LoginRefusal):
+        raise outcome
+    return outcome
+
+
+def _answer_challenge(pending, response, ip, channel, now, request) -> tuple[User, DeviceBinding] | errors.LoginRefusal:
+    user = pending.user
     reservation = lockout.reserve(user.username, step=Step.CODE, ip=ip, channel=channel, now=now)
     if reservation.refused:
         PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
         audit.record("login.code", request=request, client=user.client, username=user.username, outcome="locked", rule="L3")
-        raise errors.locked_out(reservation.locked_until)
+        return errors.locked_out(reservation.locked_until)
 
     challenge = pending.challenge
     binding = (
@@ -130,12 +150,10 @@ def check_code_step(
     ok = bool(consumed) and binding is not None and not hint and binding.security_device.verify_response(challenge, response)
 
     if not ok:
+        rule = "L4" if hint else "L2"
         lockout.resolve_failure(reservation, now)
-        audit.record(
-            "login.code", request=request, client=user.client, username=user.username, outcome="failed",
-            rule="L4" if hint else "L2",
-        )
-        raise errors.login_failed(hint, rule="L4" if hint else "L2")
+        audit.record("login.code", request=request, client=user.client, username=user.username, outcome="failed", rule=rule)
+        return errors.login_failed(hint, rule=rule)
 
     PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
     lockout.resolve_success(reservation, now)

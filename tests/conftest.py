@@ -61,10 +61,23 @@ def agent(db):
     from django.contrib.auth.models import Group
 
     user = User.objects.create_user(username="agent7", password=PASSWORD, is_staff=True, email="agent7@sls.example")
-    group = Group.objects.filter(name="Customer service").first()
-    if group:
-        user.groups.add(group)
+    if not Group.objects.filter(name="Customer service").exists():
+        _recreate_agent_groups()
+    user.groups.add(Group.objects.get(name="Customer service"))
     return user
+
+
+def _recreate_agent_groups() -> None:
+    """A transactional test's flush removes what data migrations made; put the
+    agents' groups back by running that migration's function again."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = importlib.import_module("accounts.migrations.0002_agent_groups")
+    state = MigrationLoader(connection).project_state(("accounts", "0002_agent_groups"))
+    migration.create_groups(state.apps, None)
 
 
 @pytest.fixture

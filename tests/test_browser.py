@@ -16,9 +16,7 @@ from devices import codecard
 from devices.models import active_binding_for
 from tests.conftest import PASSWORD
 
-# serialized_rollback: the groups made by a data migration survive the flush
-# that ends each transactional test.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
 
