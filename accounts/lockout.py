@@ -36,19 +36,23 @@ class Reservation:
     """The answer to "may this attempt be checked?"."""
 
     guard_id: int
-    attempt_id: int | None  # None when refused
-    locked_until: datetime | None
-
-    @property
-    def refused(self) -> bool:
-        return self.attempt_id is None
+    attempt_id: int | None  # the PENDING row; None when refused or held
+    locked_until: datetime | None = None
+    refused: bool = False
+    # held=True: the caller's transaction keeps the guard locked until the
+    # attempt resolves, so its row is written once, with its outcome.
+    guard: LoginGuard | None = None
+    attempt: LoginAttempt | None = None
 
 
 def _guard_for_update(username: str) -> LoginGuard:
-    # One INSERT .. ON CONFLICT DO NOTHING and one SELECT .. FOR UPDATE,
-    # whether or not the username was seen before (constant query count).
-    LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
-    return LoginGuard.objects.select_for_update().get(username=username)
+    # The row lock on a username seen before; for a new one, an INSERT ..
+    # ON CONFLICT DO NOTHING first, so concurrent first attempts share a row.
+    guard = LoginGuard.objects.select_for_update().filter(username=username).first()
+    if guard is None:
+        LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
+        guard = LoginGuard.objects.select_for_update().get(username=username)
+    return guard
 
 
 def _counted_since(guard: LoginGuard, now: datetime) -> Q:
@@ -66,29 +70,39 @@ def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
     return LoginAttempt.objects.filter(_counted_since(guard, now)).filter(counted).count()
 
 
-def reserve(username: str, *, step: str, ip: str | None, channel: str, now: datetime) -> Reservation:
+def reserve(
+    username: str, *, step: str, ip: str | None, channel: str, now: datetime, held: bool = False
+) -> Reservation:
     """Reserve a place for one attempt, or refuse it (and count the refusal).
 
-    Alone it commits, so the place is held before a slow hash; inside a
-    caller's transaction (step 2) it joins it.
+    Alone it commits, so the place is held before a slow hash. With held=True
+    (step 2, no hash) it must run inside the caller's transaction, which then
+    keeps the username's row locked until the attempt is resolved.
     """
     with transaction.atomic(savepoint=False):
         guard = _guard_for_update(username)
         refuse = guard.is_locked(now) or _failures(guard, now, with_pending=True) >= _rule("LOCKOUT_FAILURES")
-        attempt = LoginAttempt.objects.create(
-            guard=guard,
-            at=now,
-            step=step,
-            ip=ip,
-            channel=channel,
-            outcome=Outcome.REFUSED if refuse else Outcome.PENDING,
-        )
+        attempt = LoginAttempt(guard=guard, at=now, step=step, ip=ip, channel=channel, outcome=Outcome.PENDING)
         if refuse:
             # L3: the refusal is itself unsuccessful; the lock runs from it.
+            attempt.outcome = Outcome.REFUSED
+            attempt.save()
             guard.locked_until = now + _rule("LOCKOUT_DURATION")
             guard.save(update_fields=["locked_until"])
-            return Reservation(guard.pk, None, guard.locked_until)
-    return Reservation(guard.pk, attempt.pk, None)
+            return Reservation(guard.pk, None, guard.locked_until, refused=True)
+        if held:
+            return Reservation(guard.pk, None, guard=guard, attempt=attempt)
+        attempt.save()
+    return Reservation(guard.pk, attempt.pk)
+
+
+def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> None:
+    if reservation.attempt is not None:
+        reservation.attempt.outcome = outcome
+        reservation.attempt.at = now
+        reservation.attempt.save()
+    else:
+        LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=outcome, at=now)
 
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
@@ -96,8 +110,8 @@ def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
     # savepoint=False: inside the caller's transaction this adds no
     # SAVEPOINT round trips; alone it is its own transaction.
     with transaction.atomic(savepoint=False):
-        guard = LoginGuard.objects.select_for_update().get(pk=reservation.guard_id)
-        LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=Outcome.FAILED, at=now)
+        guard = reservation.guard or LoginGuard.objects.select_for_update().get(pk=reservation.guard_id)
+        _record_outcome(reservation, Outcome.FAILED, now)
         if _failures(guard, now, with_pending=False) >= _rule("LOCKOUT_FAILURES"):
             guard.locked_until = now + _rule("LOCKOUT_DURATION")
             guard.save(update_fields=["locked_until"])
@@ -112,8 +126,9 @@ def resolve_step_passed(reservation: Reservation) -> None:
 
 def resolve_success(reservation: Reservation, now: datetime) -> None:
     """L3: a successful login resets the count."""
-    LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=Outcome.SUCCEEDED)
-    LoginGuard.objects.filter(pk=reservation.guard_id).update(reset_at=now, locked_until=None)
+    with transaction.atomic(savepoint=False):
+        _record_outcome(reservation, Outcome.SUCCEEDED, now)
+        LoginGuard.objects.filter(pk=reservation.guard_id).update(reset_at=now, locked_until=None)
 
 
 def unlock(username: str, now: datetime) -> bool:

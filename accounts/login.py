@@ -17,9 +17,10 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.functional import SimpleLazyObject
 
-from devices.models import DeviceBinding, active_binding_for
+from devices.models import DeviceBinding, new_challenge
 
 from . import audit, errors, lockout
 from .models import LoginAttempt, PendingLogin, User, has_bad_character
@@ -62,7 +63,17 @@ def check_password_step(
         audit.record("login.password", request=request, username=username, outcome="locked", rule="L3")
         raise errors.locked_out(reservation.locked_until)
 
-    user = User.objects.filter(username=username, is_active=True).select_related("client").first()
+    # The user and, in the same query, the device binding step 2 will ask for.
+    usable = DeviceBinding.objects.usable().filter(user=OuterRef("pk")).order_by("pk")
+    user = (
+        User.objects.filter(username=username, is_active=True)
+        .select_related("client")
+        .annotate(
+            binding_id=Subquery(usable.values("pk")[:1]),
+            device_type=Subquery(usable.values("security_device__type")[:1]),
+        )
+        .first()
+    )
     if user is not None and user.client_id is not None:
         password_ok = check_password(password, user.password)
     else:
@@ -83,8 +94,7 @@ def _after_password(user, username, reservation, channel, now, request) -> StepO
         audit.record("login.password", request=request, username=username, outcome="failed", rule="L2")
         return errors.invalid_credentials()
 
-    binding = active_binding_for(user)
-    if binding is None:
+    if user.binding_id is None:
         # Unenrolled (no active device): the password completes the login.
         lockout.resolve_success(reservation, now)
         audit.record("login", request=request, client=user.client, username=username, details={"scope": "unenrolled"})
@@ -97,7 +107,8 @@ def _after_password(user, username, reservation, channel, now, request) -> StepO
         token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
         created_at=now,
         expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
-        challenge={"binding": binding.pk, **binding.security_device.generate_challenge()},
+        binding_id=user.binding_id,
+        challenge=new_challenge(user.device_type),
     )
     audit.record("login.password", request=request, client=user.client, username=username, outcome="passed")
     return StepOne(user, pending, token)
@@ -110,18 +121,32 @@ def _format_hint(response: str) -> str:
     return ""
 
 
+def load_pending(pending_id: int | None, now: datetime) -> PendingLogin | None:
+    """The live pending login with this id, with its user and client."""
+    if pending_id is None:
+        return None
+    pending = (
+        PendingLogin.objects.select_related("user__client", "binding__security_device").filter(pk=pending_id).first()
+    )
+    return pending if pending is not None and pending.is_live(now) else None
+
+
 def check_code_step(
-    pending_id: int, response: str, *, ip: str | None, channel: str, now: datetime, request=None
+    pending: PendingLogin | int, response: str, *, ip: str | None, channel: str, now: datetime, request=None
 ) -> tuple[User, DeviceBinding]:
-    """Step 2. Raises LoginRefusal; returns the user and the verifying binding."""
-    pending = PendingLogin.objects.select_related("user__client").filter(pk=pending_id).first()
+    """Step 2. Raises LoginRefusal; returns the user and the verifying binding.
+
+    `pending` is a PendingLogin from load_pending(), or its id."""
+    if not isinstance(pending, PendingLogin):
+        pending = load_pending(pending, now)
     if pending is None or not pending.is_live(now):
         raise errors.login_token_invalid()
     _check_length(response, str(errors.login_failed().message))
 
     # No hash at this step: the whole attempt is one transaction, holding the
-    # username's guard row from reservation to resolution.
-    with transaction.atomic():
+    # username's guard row from reservation to resolution (no savepoint when
+    # the caller's transaction holds it already: nothing in it raises).
+    with transaction.atomic(savepoint=False):
         outcome = _answer_challenge(pending, response, ip, channel, now, request)
     if isinstance(outcome, errors.LoginRefusal):
         raise outcome
@@ -130,24 +155,28 @@ def check_code_step(
 
 def _answer_challenge(pending, response, ip, channel, now, request) -> tuple[User, DeviceBinding] | errors.LoginRefusal:
     user = pending.user
-    reservation = lockout.reserve(user.username, step=Step.CODE, ip=ip, channel=channel, now=now)
+    reservation = lockout.reserve(user.username, step=Step.CODE, ip=ip, channel=channel, now=now, held=True)
     if reservation.refused:
         PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
         audit.record("login.code", request=request, client=user.client, username=user.username, outcome="locked", rule="L3")
         return errors.locked_out(reservation.locked_until)
 
     challenge = pending.challenge
-    binding = (
-        DeviceBinding.objects.usable().select_related("security_device").filter(pk=challenge.get("binding"), user=user).first()
-    )
+    binding = pending.binding if pending.binding is not None and pending.binding.is_usable else None
     # The challenge changes after every attempt: consume this one atomically,
     # so two requests cannot both answer it.
-    next_challenge = {"binding": challenge.get("binding"), **binding.security_device.generate_challenge()} if binding else {}
+    next_challenge = binding.security_device.generate_challenge() if binding else {}
+    hint = _format_hint(response)
+    answer_ok = binding is not None and not hint and binding.security_device.verify_response(challenge, response)
     consumed = PendingLogin.objects.filter(
         pk=pending.pk, challenge_serial=pending.challenge_serial, finished_at=None
-    ).update(challenge=next_challenge, challenge_serial=pending.challenge_serial + 1)
-    hint = _format_hint(response)
-    ok = bool(consumed) and binding is not None and not hint and binding.security_device.verify_response(challenge, response)
+    ).update(
+        challenge=next_challenge,
+        challenge_serial=pending.challenge_serial + 1,
+        finished_at=now if answer_ok else None,
+    )
+    # Only the request whose UPDATE consumed the challenge may succeed.
+    ok = bool(consumed) and answer_ok
 
     if not ok:
         rule = "L4" if hint else "L2"
@@ -155,7 +184,6 @@ def _answer_challenge(pending, response, ip, channel, now, request) -> tuple[Use
         audit.record("login.code", request=request, client=user.client, username=user.username, outcome="failed", rule=rule)
         return errors.login_failed(hint, rule=rule)
 
-    PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
     lockout.resolve_success(reservation, now)
     audit.record(
         "login", request=request, client=user.client, username=user.username,
@@ -164,8 +192,6 @@ def _answer_challenge(pending, response, ip, channel, now, request) -> tuple[Use
     return user, binding
 
 
-def current_challenge(pending_id: int, now: datetime) -> dict | None:
-    pending = PendingLogin.objects.filter(pk=pending_id).first()
-    if pending is None or not pending.is_live(now):
-        return None
-    return pending.challenge
+def current_challenge(pending_id: int | None, now: datetime) -> dict | None:
+    pending = load_pending(pending_id, now)
+    return pending.challenge if pending else None

@@ -177,6 +177,8 @@ class PendingLogin(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # The username's device binding that step 2 asks for.
+    binding = models.ForeignKey("devices.DeviceBinding", on_delete=models.CASCADE, null=True, related_name="+")
     challenge = models.JSONField(default=dict)
     # Bumped by each step-2 attempt: the attempt that bumps it owns the challenge.
     challenge_serial = models.PositiveIntegerField(default=0)

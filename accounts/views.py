@@ -73,6 +73,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
                 if request.user.is_authenticated:
                     auth_logout(request)
+                # SECURITY.md 1: a key that came with the request is never the
+                # key of the login (fixation).
                 request.session.cycle_key()
                 request.session[NEXT] = next_url
                 if step.pending is None:
@@ -94,7 +96,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
 def login_code_view(request: HttpRequest) -> HttpResponse:
     pending_id = request.session.get(PENDING)
     now = timezone.now()
-    challenge = flow.current_challenge(pending_id, now) if pending_id else None
+    pending = flow.load_pending(pending_id, now)
+    challenge = pending.challenge if pending else None
     if challenge is None:
         request.session.pop(PENDING, None)
         return render(
@@ -106,19 +109,22 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            try:
-                user, binding = flow.check_code_step(
-                    pending_id, form.response(), ip=audit.client_ip(request), channel="web", now=now, request=request
-                )
-            except errors.LoginRefusal as exc:
-                if exc.code in ("locked_out", "login_token_invalid"):
+            # No hash at this step: the answer and the login it opens are one
+            # transaction (one commit), a refusal's record included.
+            with transaction.atomic():
+                try:
+                    user, binding = flow.check_code_step(
+                        pending, form.response(), ip=audit.client_ip(request), channel="web", now=now, request=request
+                    )
+                except errors.LoginRefusal as exc:
+                    refusal, status = exc, exc.status
+                else:
                     request.session.pop(PENDING, None)
-                    template = "accounts/login.html" if exc.code == "locked_out" else "accounts/login_expired.html"
-                    return render(request, template, {"form": LoginForm(), "refusal": exc}, status=exc.status)
-                refusal, status = exc, exc.status
-            else:
+                    return _finish(request, user, binding)
+            if refusal.code in ("locked_out", "login_token_invalid"):
                 request.session.pop(PENDING, None)
-                return _finish(request, user, binding)
+                template = "accounts/login.html" if refusal.code == "locked_out" else "accounts/login_expired.html"
+                return render(request, template, {"form": LoginForm(), "refusal": refusal}, status=refusal.status)
         else:
             status = 400
         # A new challenge after every attempt (L2): the page asks new numbers.

@@ -32,6 +32,13 @@ class DeviceStatus(models.TextChoices):
     REVOKED = "revoked", _("Revoked")
 
 
+def new_challenge(device_type: str) -> dict:
+    """What the login asks of a device of this type (the type alone decides)."""
+    if device_type == DeviceType.CODE_CARD:
+        return {"type": "code_card", "positions": codecard.new_challenge()}
+    raise NotImplementedError(f"{device_type} devices are not supported yet")
+
+
 class SecurityDevice(models.Model):
     """A physical security device held by a client (s457, D5, D7).
 
@@ -76,9 +83,7 @@ class SecurityDevice(models.Model):
 
     # django-otp's contract, for the one kind built so far.
     def generate_challenge(self) -> dict:
-        if self.type == DeviceType.CODE_CARD:
-            return {"type": "code_card", "positions": codecard.new_challenge()}
-        raise NotImplementedError(f"{self.type} devices are not supported yet")
+        return new_challenge(self.type)
 
     def verify_response(self, challenge: dict, response: str) -> bool:
         if self.type == DeviceType.CODE_CARD and challenge.get("type") == "code_card":
@@ -111,6 +116,11 @@ class DeviceBinding(Device):
 
     def is_interactive(self) -> bool:
         return True
+
+    @property
+    def is_usable(self) -> bool:
+        """The Python twin of DeviceBindingQuerySet.usable()."""
+        return self.confirmed and self.security_device.is_active
 
     def verify_is_allowed(self) -> tuple[bool, dict | None]:
         if not self.security_device.is_active:

@@ -92,12 +92,23 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # Persistent connections: a login should not pay for a new one.
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent writers (web + worker) wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Concurrent writers (web + worker) wait for the lock instead of failing;
+            # IMMEDIATE takes it at BEGIN, so a transaction never fails halfway on upgrade.
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            # WAL lets readers run beside the writer; NORMAL syncs at checkpoints,
+            # which in WAL mode keeps the database consistent after a crash.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -121,7 +132,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # Sessions: idle timeout through a cookie age refreshed on each request,
 # absolute lifetime checked by accounts.middleware (SECURITY.md 3).
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "accounts.sessions"
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
