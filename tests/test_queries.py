@@ -111,6 +111,26 @@ GROWTHS: dict[str, Callable[[User, object], None]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def alice_seen_before(db):
+    """Measurements compare like with like: a username seen before. Its very
+    first attempt costs two queries more (creating its guard row), tested below."""
+    LoginGuard.objects.get_or_create(username="alice")
+
+
+def test_L3_first_attempt_of_a_username_costs_two_more_queries(alice, clock):
+    def wrong(username: str):
+        def attempt():
+            with pytest.raises(LoginRefusal):
+                flow.check_password_step(username, "not the right password", ip=IP, channel="web", now=timezone.now())
+        return attempt
+
+    seen = queries_of(wrong("alice"))
+    first_time = queries_of(wrong("nobody"))
+    again = queries_of(wrong("nobody"))
+    assert first_time == seen + 2 and again == seen
+
+
 def queries_of(action: Callable[[], object]) -> int:
     with CaptureQueriesContext(connection) as captured:
         action()
