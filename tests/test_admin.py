@@ -83,6 +83,20 @@ def root(db) -> User:
 # --- Second factor and permissions (SECURITY.md 18) -------------------------
 
 
+def admin_login(web: HttpClient, agent: User, device: TOTPDevice):
+    """The admin's login form with the password and the device's current code."""
+    return csrf_post(
+        web,
+        "/admin/login/",
+        {
+            "username": agent.username,
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": current_token(device),
+        },
+    )
+
+
 def test_admin_requires_second_factor(agent):
     """SECURITY.md 18 (ASVS 4.3.1): the admin needs a TOTP code on top of the password."""
     password_only = HttpClient(enforce_csrf_checks=True)
@@ -106,16 +120,7 @@ def test_admin_requires_second_factor(agent):
     device.throttling_failure_count = 0
     device.throttling_failure_timestamp = None
     device.save()
-    ok = csrf_post(
-        web,
-        "/admin/login/",
-        {
-            "username": agent.username,
-            "password": PASSWORD,
-            "otp_device": device.persistent_id,
-            "otp_token": current_token(device),
-        },
-    )
+    ok = admin_login(web, agent, device)
     assert ok.status_code == 302
     assert web.get("/admin/").status_code == 200
 
@@ -539,16 +544,7 @@ def test_L3_agent_login_counts_failures_and_locks(agent, clock):
     for _ in range(10):
         csrf_post(web, "/admin/login/", {"username": agent.username, "password": "wrong password here"})
     assert AuditEvent.objects.filter(action="admin.login", outcome="failed", username=agent.username).count() == 10
-    locked = csrf_post(
-        web,
-        "/admin/login/",
-        {
-            "username": agent.username,
-            "password": PASSWORD,
-            "otp_device": device.persistent_id,
-            "otp_token": current_token(device),
-        },
-    )
+    locked = admin_login(web, agent, device)
     assert locked.status_code == 200
     assert b"locked after 10 failed login attempts" in locked.content
     assert web.get("/admin/").status_code == 302
@@ -559,16 +555,7 @@ def test_20_agent_login_success_audited(agent, clock):
     """SECURITY.md 20: a successful agent login is an audit event naming the agent."""
     device = totp_device(agent)
     web = HttpClient(enforce_csrf_checks=True)
-    ok = csrf_post(
-        web,
-        "/admin/login/",
-        {
-            "username": agent.username,
-            "password": PASSWORD,
-            "otp_device": device.persistent_id,
-            "otp_token": current_token(device),
-        },
-    )
+    ok = admin_login(web, agent, device)
     assert ok.status_code == 302
     event = AuditEvent.objects.get(action="admin.login", outcome="ok")
     assert event.actor == agent and event.ip == "127.0.0.1"

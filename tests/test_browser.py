@@ -48,14 +48,19 @@ def _log_in(page, base: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_L2_two_step_login_with_code_card(page, live_server, alice):
-    _log_in(page, live_server.url, "alice", PASSWORD)
-    page.wait_for_url(f"{live_server.url}/login/code/")
-    first, second = _codes(alice, page)
+def _enter_card_codes(page, base: str, user: User) -> None:
+    """Step 2 as a person does it: read the two numbers, type the codes."""
+    page.wait_for_url(f"{base}/login/code/")
+    first, second = _codes(user, page)
     page.get_by_label(re.compile(r"Code number \d+")).first.fill(first)
     page.get_by_label(re.compile(r"Code number \d+")).nth(1).fill(second)
     page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{base}/")
+
+
+def test_L2_two_step_login_with_code_card(page, live_server, alice):
+    _log_in(page, live_server.url, "alice", PASSWORD)
+    _enter_card_codes(page, live_server.url, alice)
     assert page.get_by_role("heading", name="Welcome, Alice").is_visible()
 
 
@@ -100,12 +105,7 @@ def test_L3_lockout_then_agent_unlock_in_admin(browser, live_server, alice, agen
     assert "alice is unlocked" in agent_page.locator(".messagelist").text_content().lower()
 
     _log_in(client_page, base, "alice", PASSWORD)
-    client_page.wait_for_url(f"{base}/login/code/")
-    first, second = _codes(alice, client_page)
-    client_page.get_by_label(re.compile(r"Code number \d+")).first.fill(first)
-    client_page.get_by_label(re.compile(r"Code number \d+")).nth(1).fill(second)
-    client_page.get_by_role("button", name="Continue").click()
-    client_page.wait_for_url(f"{base}/")
+    _enter_card_codes(client_page, base, alice)
 
     event = AuditEvent.objects.get(action="lockout.unlock")
     assert event.actor == agent and event.client == alice.client
