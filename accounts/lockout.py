@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -55,19 +55,39 @@ def _guard_for_update(username: str) -> LoginGuard:
     return guard
 
 
-def _counted_since(guard: LoginGuard, now: datetime) -> Q:
-    since = now - _rule("LOCKOUT_WINDOW")
-    if guard.reset_at and guard.reset_at > since:
-        since = guard.reset_at
-    return Q(guard=guard, at__gt=since)
+# The two counts every attempt makes, as fixed SQL: the ORM would compile
+# them anew at every login, which costs more than running them. Both read
+# only indexed columns: (guard, at) and (ip, at).
+_ATTEMPTS = LoginAttempt._meta.db_table
+_COUNTED = "(%s)" % ", ".join(f"'{outcome}'" for outcome in LoginAttempt.COUNTED_OUTCOMES)
+_FAILURES_SQL = (
+    f"SELECT COUNT(*) FROM {_ATTEMPTS} WHERE guard_id = %s AND at > %s"
+    f" AND (outcome IN {_COUNTED} OR (%s AND outcome = '{Outcome.PENDING}' AND at > %s))"
+)
+_ADDRESS_SQL = (
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
+    f" AND outcome IN {_COUNTED} LIMIT %s) recent"
+)
+
+
+def _count(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _at(moment: datetime):
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
-    counted = LoginAttempt.COUNTED
-    if with_pending:
-        live_pending = Q(outcome=Outcome.PENDING, at__gt=now - _rule("ATTEMPT_RESERVATION_TTL"))
-        counted = counted | live_pending
-    return LoginAttempt.objects.filter(_counted_since(guard, now)).filter(counted).count()
+    """Failures (and, before a check, live reservations) since the window
+    opened or the count was last reset."""
+    since = now - _rule("LOCKOUT_WINDOW")
+    if guard.reset_at and guard.reset_at > since:
+        since = guard.reset_at
+    pending_since = now - _rule("ATTEMPT_RESERVATION_TTL")
+    return _count(_FAILURES_SQL, [guard.pk, _at(since), with_pending, _at(pending_since)])
 
 
 def reserve(
@@ -96,13 +116,17 @@ def reserve(
     return Reservation(guard.pk, attempt.pk)
 
 
+_RESOLVE_SQL = f"UPDATE {_ATTEMPTS} SET outcome = %s, at = %s WHERE id = %s"
+
+
 def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> None:
     if reservation.attempt is not None:
         reservation.attempt.outcome = outcome
         reservation.attempt.at = now
         reservation.attempt.save()
     else:
-        LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=outcome, at=now)
+        with connection.cursor() as cursor:
+            cursor.execute(_RESOLVE_SQL, [outcome, _at(now), reservation.attempt_id])
 
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
@@ -119,9 +143,9 @@ def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
     return None
 
 
-def resolve_step_passed(reservation: Reservation) -> None:
+def resolve_step_passed(reservation: Reservation, now: datetime) -> None:
     """The password was right; the login is not complete, so nothing resets."""
-    LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=Outcome.PASSED)
+    _record_outcome(reservation, Outcome.PASSED, now)
 
 
 def resolve_success(reservation: Reservation, now: datetime) -> None:
@@ -155,10 +179,8 @@ def address_is_throttled(ip: str | None, now: datetime) -> bool:
     """SECURITY.md 7: too many failures from one address in the window."""
     if not ip:
         return False
-    since = now - _rule("ADDRESS_FAILURES_WINDOW")
-    recent = LoginAttempt.objects.filter(LoginAttempt.COUNTED, ip=ip, at__gt=since)
     limit = _rule("ADDRESS_FAILURES_LIMIT")
-    return recent[: limit].count() >= limit
+    return _count(_ADDRESS_SQL, [ip, _at(now - _rule("ADDRESS_FAILURES_WINDOW")), limit]) >= limit
 
 
 def record_lifted_locks(now: datetime, batch_size: int | None = None) -> int:

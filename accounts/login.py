@@ -100,7 +100,7 @@ def _after_password(user, username, reservation, channel, now, request) -> StepO
         audit.record("login", request=request, client=user.client, username=username, details={"scope": "unenrolled"})
         return StepOne(user, None)
 
-    lockout.resolve_step_passed(reservation)
+    lockout.resolve_step_passed(reservation, now)
     token = secrets.token_urlsafe(32) if channel == "api" else None
     pending = PendingLogin.objects.create(
         user=user,

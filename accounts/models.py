@@ -8,7 +8,6 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -161,9 +160,10 @@ class LoginAttempt(models.Model):
             models.Index(fields=["ip", "at"], name="attempt_ip_at"),
         ]
 
-    # L3: what counts toward the limit. A pending attempt counts until it
-    # resolves, so concurrent attempts cannot all squeeze under the limit.
-    COUNTED = Q(outcome__in=[Outcome.FAILED, Outcome.REFUSED])
+    # L3: what counts toward the limit (accounts/lockout.py). A pending
+    # attempt also counts until it resolves, so concurrent attempts cannot
+    # all squeeze under the limit.
+    COUNTED_OUTCOMES = (Outcome.FAILED, Outcome.REFUSED)
 
 
 class PendingLogin(models.Model):
