@@ -43,10 +43,12 @@ class Client(models.Model):
     phone = models.CharField(_("phone of record"), max_length=40)
     address = models.TextField(_("address of record"))
     country = models.CharField(_("country of residence"), max_length=2, choices=regions.COUNTRY_CHOICES)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -91,13 +93,15 @@ class User(AbstractUser):
 
 class Account(models.Model):
     number = models.CharField(_("account number"), max_length=16, unique=True)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="accounts")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("client"))
     equity_usd = models.DecimalField(_("equity (USD)"), max_digits=16, decimal_places=2, default=0)
     funded_at = models.DateTimeField(_("funded at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["number"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
 
     def __str__(self) -> str:
         return self.number
@@ -196,15 +200,17 @@ class IdentityVerification(models.Model):
         CALLBACK = "callback", _("Telephone: call-back to the phone of record")
         DOCUMENT = "document", _("Telephone: identity document checked")
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="verifications")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="verifications", verbose_name=_("client"))
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("agent"))
     method = models.CharField(_("method"), max_length=32, choices=Method.choices)
     reference = models.CharField(_("reference"), max_length=64, help_text=_("Call or ticket reference."))
     notes = models.TextField(_("notes"), blank=True)
-    at = models.DateTimeField(default=timezone.now, editable=False)
+    at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("identity verification")
+        verbose_name_plural = _("identity verifications")
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.reference} ({self.at:%Y-%m-%d %H:%M} UTC)"
@@ -216,25 +222,31 @@ class AuditEvent(models.Model):
     Never holds a password, code, seed or session key (SECURITY.md 20).
     """
 
-    at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
-    action = models.CharField(max_length=64, db_index=True)
-    outcome = models.CharField(max_length=32, default="ok")
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=32, default="ok")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("agent"),
     )
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    username = models.CharField(max_length=64, blank=True, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("client")
+    )
+    username = models.CharField(_("username"), max_length=64, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     verification = models.ForeignKey(
-        IdentityVerification, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        IdentityVerification, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("identity verification"),
     )
-    rule = models.CharField(max_length=8, blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    rule = models.CharField(_("rule"), max_length=8, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
     # J2: jobs write their events with a key, so a second run writes none.
     dedupe_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.username}"

@@ -45,21 +45,24 @@ class SecurityDevice(models.Model):
     Its seed is encrypted at rest; usernames reach it through DeviceBinding.
     """
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="devices")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="devices", verbose_name=_("client"))
     type = models.CharField(_("type"), max_length=16, choices=DeviceType.choices)
     serial = models.CharField(_("serial number"), max_length=32, unique=True)
     status = models.CharField(_("status"), max_length=16, choices=DeviceStatus.choices, default=DeviceStatus.ISSUED)
     seed_encrypted = models.TextField(editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    deactivated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True, editable=False)
+    deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True, editable=False)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("issued by"),
     )
     # Principle 4: the printable card (all its codes) is handed out once.
-    printout_taken_at = models.DateTimeField(null=True, blank=True, editable=False)
+    printout_taken_at = models.DateTimeField(_("printout taken at"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("security device")
+        verbose_name_plural = _("security devices")
         constraints = [
             # D5: one device is linked to the client's accounts at a time.
             models.UniqueConstraint(
@@ -104,12 +107,16 @@ class DeviceBinding(Device):
     whose device is no longer active no longer verifies anyone.
     """
 
-    security_device = models.ForeignKey(SecurityDevice, on_delete=models.CASCADE, related_name="bindings")
+    security_device = models.ForeignKey(
+        SecurityDevice, on_delete=models.CASCADE, related_name="bindings", verbose_name=_("security device")
+    )
 
     # Keeps django-otp's DeviceManager (devices_for_user), which its forms call.
     objects = DeviceManager.from_queryset(DeviceBindingQuerySet)()
 
     class Meta:
+        verbose_name = _("username's device")
+        verbose_name_plural = _("usernames' devices")
         constraints = [
             models.UniqueConstraint(fields=["user", "security_device"], name="one_binding_per_user_device"),
         ]
