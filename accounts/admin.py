@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from devices.admin import SecurityDeviceInline
 
 from . import agent_actions, agent_views
-from .admin_site import ReadOnlyInline, admin_site
+from .admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
 from .models import Account, AuditEvent, Client, IdentityVerification, LoginGuard, User
 
 AgentView = Callable[[HttpRequest, admin.ModelAdmin, str], HttpResponse]
@@ -230,7 +230,7 @@ class AuditOutcomeFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent, site=admin_site)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """SECURITY.md 21, principle 7: append-only; nobody adds, changes or deletes here."""
 
     list_display = ("at", "action", "outcome", "actor", "client", "username", "ip", "rule", "verification")
@@ -244,12 +244,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     actions = None
     fields = ("at", "action", "outcome", "rule", "actor", "client", "username", "ip", "verification", "details")
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -53,15 +53,8 @@ class AgentLoginForm(OTPAdminAuthenticationForm):
             self.cleaned_data["otp_device"] = devices[0].persistent_id
 
 
-class ReadOnlyInline(admin.TabularInline):
-    """A list on the change page; changes go through their own pages."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
+class ReadOnlyMixin:
+    """Nobody adds, changes or deletes here: changes go through agent actions."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -71,6 +64,17 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    """A list on the change page; changes go through their own pages."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
 
 class AgentAdminSite(OTPAdminSite):

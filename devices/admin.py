@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_site import ReadOnlyInline, admin_site
+from accounts.admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
 
 from .models import DeviceBinding, SecurityDevice
 
@@ -48,7 +48,9 @@ class BindingInline(ReadOnlyInline):
 
 
 @admin.register(SecurityDevice, site=admin_site)
-class SecurityDeviceAdmin(admin.ModelAdmin):
+class SecurityDeviceAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Devices are issued through the client's page, with a verification (L5)."""
+
     list_display = ("serial", "type", "status", "client", "activated_at", "issued_by", "printout_taken_at")
     list_filter = ("type", "status")
     list_select_related = ("client", "issued_by")
@@ -76,12 +78,3 @@ class SecurityDeviceAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def has_add_permission(self, request) -> bool:
-        # Devices are issued through the client's page, with a verification (L5).
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
