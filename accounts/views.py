@@ -179,7 +179,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def help_view(request: HttpRequest) -> HttpResponse:
     """H1: the eleven troubleshooting situations, one anchor each."""
-    return render(request, "help/index.html", {"anchors": errors.HELP_ANCHORS, "regions": regions.all_regions()})
+    low, high = settings.SLS["DEVICE_FEE_RANGE_USD"]
+    return render(
+        request,
+        "help/index.html",
+        {"anchors": errors.HELP_ANCHORS, "regions": regions.all_regions(), "fee_low": low, "fee_high": high},
+    )
 
 
 def contact_view(request: HttpRequest) -> HttpResponse:

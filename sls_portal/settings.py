@@ -257,6 +257,9 @@ SLS = {
     "PASSCODE_FULL_ACCESS": timedelta(days=2),
     "PASSCODE_RESTRICTED_ACCESS": timedelta(days=10),
     "ONLINE_CARD_ACCESS": timedelta(days=21),
+    # T6: a lost, stolen, damaged or unreturned device is charged, from 20
+    # to 150 USD by type (s19, s158); the table by type comes with T6.
+    "DEVICE_FEE_RANGE_USD": (20, 150),
     # J1 (ours): how often the jobs sweep, and how many rows per batch.
     "JOB_BATCH_SIZE": 1000,
 }
