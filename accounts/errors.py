@@ -93,4 +93,3 @@ def malformed(what: str) -> LoginRefusal:
 
 # L4 hints, named after the rule each input broke.
 HINT_NO_SPACES = _("Codes from a security card or electronic device are typed without spaces (L4).")
-HINT_UPPER_CASE = _("Letters in a temporary passcode are typed in upper case (L4).")
