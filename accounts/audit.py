@@ -14,6 +14,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
+from sls_portal.compiled import insert
+
 from .models import AuditEvent, Client, IdentityVerification, User
 
 logger = logging.getLogger("sls.audit")
@@ -42,7 +44,7 @@ def record(
     if actor is None and request is not None and getattr(request, "user", None) is not None:
         if request.user.is_authenticated and request.user.is_staff:
             actor = request.user
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         at=at or timezone.now(),
         action=action,
         outcome=outcome,
@@ -54,6 +56,7 @@ def record(
         rule=rule,
         details=details or {},
     )
+    insert(event)  # append-only: one fixed INSERT, no signals
     log(event)
     return event
 

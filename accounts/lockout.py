@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from sls_portal.compiled import CompiledQuery, insert
+
 from .models import LoginAttempt, LoginGuard
 
 Outcome = LoginAttempt.Outcome
@@ -45,10 +47,13 @@ class Reservation:
     attempt: LoginAttempt | None = None
 
 
+_GUARD_FOR_UPDATE = CompiledQuery(lambda username: LoginGuard.objects.select_for_update().filter(username=username), username=str)
+
+
 def _guard_for_update(username: str) -> LoginGuard:
     # The row lock on a username seen before; for a new one, an INSERT ..
     # ON CONFLICT DO NOTHING first, so concurrent first attempts share a row.
-    guard = LoginGuard.objects.select_for_update().filter(username=username).first()
+    guard = _GUARD_FOR_UPDATE.first(username=username)
     if guard is None:
         LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
         guard = LoginGuard.objects.select_for_update().get(username=username)
@@ -106,13 +111,13 @@ def reserve(
         if refuse:
             # L3: the refusal is itself unsuccessful; the lock runs from it.
             attempt.outcome = Outcome.REFUSED
-            attempt.save()
+            insert(attempt)
             guard.locked_until = now + _rule("LOCKOUT_DURATION")
             guard.save(update_fields=["locked_until"])
             return Reservation(guard.pk, None, guard.locked_until, refused=True)
         if held:
             return Reservation(guard.pk, None, guard=guard, attempt=attempt)
-        attempt.save()
+        insert(attempt)
     return Reservation(guard.pk, attempt.pk)
 
 
@@ -123,7 +128,7 @@ def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> No
     if reservation.attempt is not None:
         reservation.attempt.outcome = outcome
         reservation.attempt.at = now
-        reservation.attempt.save()
+        insert(reservation.attempt)
     else:
         with connection.cursor() as cursor:
             cursor.execute(_RESOLVE_SQL, [outcome, _at(now), reservation.attempt_id])

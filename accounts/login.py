@@ -21,6 +21,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils.functional import SimpleLazyObject
 
 from devices.models import DeviceBinding, new_challenge
+from sls_portal.compiled import CompiledQuery, insert
 
 from . import audit, errors, lockout
 from .models import LoginAttempt, PendingLogin, User, has_bad_character
@@ -30,6 +31,28 @@ Step = LoginAttempt.Step
 # L2 (ours): an unknown username costs one hash too, against this, so the
 # answer takes as long as for a wrong password.
 _DUMMY_HASH = SimpleLazyObject(lambda: make_password(secrets.token_urlsafe(16)))
+
+
+def _user_for_login(username: str):
+    """The user and, in the same query, the device binding step 2 will ask for."""
+    usable = DeviceBinding.objects.usable().filter(user=OuterRef("pk")).order_by("pk")
+    return (
+        User.objects.filter(username=username, is_active=True)
+        .select_related("client")
+        .annotate(
+            binding_id=Subquery(usable.values("pk")[:1]),
+            device_type=Subquery(usable.values("security_device__type")[:1]),
+        )
+    )
+
+
+def _pending_login(pk: int):
+    return PendingLogin.objects.select_related("user__client", "binding__security_device").filter(pk=pk)
+
+
+# The two queries every login makes, compiled once (sls_portal.compiled).
+_USER_FOR_LOGIN = CompiledQuery(_user_for_login, username=str)
+_PENDING_LOGIN = CompiledQuery(_pending_login, pk=int)
 
 
 @dataclass(frozen=True)
@@ -63,17 +86,7 @@ def check_password_step(
         audit.record("login.password", request=request, username=username, outcome="locked", rule="L3")
         raise errors.locked_out(reservation.locked_until)
 
-    # The user and, in the same query, the device binding step 2 will ask for.
-    usable = DeviceBinding.objects.usable().filter(user=OuterRef("pk")).order_by("pk")
-    user = (
-        User.objects.filter(username=username, is_active=True)
-        .select_related("client")
-        .annotate(
-            binding_id=Subquery(usable.values("pk")[:1]),
-            device_type=Subquery(usable.values("security_device__type")[:1]),
-        )
-        .first()
-    )
+    user = _USER_FOR_LOGIN.first(username=username)
     if user is not None and user.client_id is not None:
         password_ok = check_password(password, user.password)
     else:
@@ -102,7 +115,7 @@ def _after_password(user, username, reservation, channel, now, request) -> StepO
 
     lockout.resolve_step_passed(reservation, now)
     token = secrets.token_urlsafe(32) if channel == "api" else None
-    pending = PendingLogin.objects.create(
+    pending = PendingLogin(
         user=user,
         token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
         created_at=now,
@@ -110,6 +123,7 @@ def _after_password(user, username, reservation, channel, now, request) -> StepO
         binding_id=user.binding_id,
         challenge=new_challenge(user.device_type),
     )
+    insert(pending)
     audit.record("login.password", request=request, client=user.client, username=username, outcome="passed")
     return StepOne(user, pending, token)
 
@@ -125,9 +139,7 @@ def load_pending(pending_id: int | None, now: datetime) -> PendingLogin | None:
     """The live pending login with this id, with its user and client."""
     if pending_id is None:
         return None
-    pending = (
-        PendingLogin.objects.select_related("user__client", "binding__security_device").filter(pk=pending_id).first()
-    )
+    pending = _PENDING_LOGIN.first(pk=pending_id)
     return pending if pending is not None and pending.is_live(now) else None
 
 

@@ -1,0 +1,191 @@
+"""ORM queries compiled once per connection and run many times.
+
+The ORM turns a QuerySet into SQL anew every time it is evaluated; on the
+login's hot path that compilation costs more than running the query does
+(benchmarks/RESULTS.md). A `CompiledQuery` builds its QuerySet with the ORM
+once per database connection, keeps the SQL it compiles to, and runs that
+SQL with new parameter values. Rows become model instances exactly as the
+ORM makes them: select_related() objects, annotations, and each field's
+converters from the database (JSON, datetimes on SQLite, booleans).
+
+    user_by_name = CompiledQuery(
+        lambda username: User.objects.filter(username=username).select_related("client"),
+        username=str,
+    )
+    user = user_by_name.first(username="alice")
+
+The builder receives placeholders (sentinel values of the declared types:
+str, int or datetime) and must use each of them at least once; the values
+given at run time replace them in the compiled parameters. The query must
+not depend on anything else that changes between runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
+from django.db.transaction import TransactionManagementError
+
+Kind = type[str] | type[int] | type[datetime]
+
+
+class _Compiled:
+    """One query's SQL and row-building state, for one connection."""
+
+    def __init__(self, queryset: QuerySet, sentinels: dict[str, object], kinds: dict[str, Kind], connection):
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        self.sql = sql
+        self.params = list(params)
+        self.slots: list[tuple[int, str]] = []
+        adapted = {name: _adapt(kinds[name], value, connection) for name, value in sentinels.items()}
+        for index, param in enumerate(self.params):
+            for name, sentinel in adapted.items():
+                if type(param) is type(sentinel) and param == sentinel:
+                    self.slots.append((index, name))
+        missing = set(sentinels) - {name for _index, name in self.slots}
+        if missing:
+            raise ValueError(f"the compiled query does not use the placeholder(s) {sorted(missing)}")
+        self.for_update = queryset.query.select_for_update
+        self.compiler = compiler
+        self.converters = compiler.get_converters([column for column, _sql, _alias in compiler.select])
+        info = compiler.klass_info
+        self.model = info["model"]
+        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        self.fields = (start, end)
+        self.init_list = [column.target.attname for column, _sql, _alias in compiler.select[start:end]]
+        self.populators = get_related_populators(info, compiler.select, connection.alias)
+        self.annotations = dict(compiler.annotation_col_map or {})
+
+
+def _adapt(kind: Kind, value, connection):
+    if kind is datetime:
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        return connection.ops.adapt_datetimefield_value(value)
+    if type(value) is not kind:
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _sentinel(kind: Kind, taken: set) -> object:
+    """A value of this kind that no real parameter will equal."""
+    while True:
+        if kind is str:
+            value = "\x00compiled-" + secrets.token_hex(16)
+        elif kind is int:
+            value = 2**61 + secrets.randbelow(2**60)  # within a BIGINT, far above any id
+        elif kind is datetime:
+            value = datetime(1, 1, 2, 3, 4, 5, secrets.randbelow(10**6), tzinfo=UTC)
+        else:
+            raise TypeError(f"placeholders are str, int or datetime, not {kind!r}")
+        if value not in taken:
+            taken.add(value)
+            return value
+
+
+class CompiledQuery:
+    def __init__(self, build: Callable[..., QuerySet], using: str = DEFAULT_DB_ALIAS, **kinds: Kind):
+        self.build = build
+        self.using = using
+        self.kinds = kinds
+        # One compilation per connection object (connections are per thread).
+        self._cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _compiled(self, connection) -> _Compiled:
+        compiled = self._cache.get(connection)
+        if compiled is None:
+            taken: set = set()
+            sentinels = {name: _sentinel(kind, taken) for name, kind in self.kinds.items()}
+            compiled = _Compiled(self.build(**sentinels), sentinels, self.kinds, connection)
+            with self._lock:
+                self._cache[connection] = compiled
+        return compiled
+
+    def all(self, **values) -> list:
+        if set(values) != set(self.kinds):
+            raise TypeError(f"expected the parameters {sorted(self.kinds)}, got {sorted(values)}")
+        connection = connections[self.using]
+        compiled = self._compiled(connection)
+        if compiled.for_update and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        params = list(compiled.params)
+        for index, name in compiled.slots:
+            params[index] = _adapt(self.kinds[name], values[name], connection)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        start, end = compiled.fields
+        objects = []
+        for row in rows:
+            obj = compiled.model.from_db(self.using, compiled.init_list, row[start:end])
+            for populator in compiled.populators:
+                populator.populate(row, obj)
+            for name, position in compiled.annotations.items():
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects
+
+    def first(self, **values):
+        """The first row's instance, or None. The query orders and limits itself."""
+        rows = self.all(**values)
+        return rows[0] if rows else None
+
+
+class _Insert:
+    """One model's INSERT statement, for one connection."""
+
+    def __init__(self, model, connection):
+        meta = model._meta
+        self.pk = meta.pk
+        self.fields = [field for field in meta.concrete_fields if field is not meta.pk or not meta.pk.db_returning]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self.fields)
+        values = ", ".join(["%s"] * len(self.fields))
+        self.sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"
+        self.returning = self.pk not in self.fields and connection.features.can_return_columns_from_insert
+        if self.returning:
+            self.sql += f" RETURNING {quote(meta.db_table)}.{quote(self.pk.column)}"
+
+
+_inserts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_inserts_lock = threading.Lock()
+
+
+def insert(obj, using: str = DEFAULT_DB_ALIAS):
+    """Save a new instance with one INSERT compiled once per model.
+
+    For the append-only rows a login writes (attempts, audit events,
+    pending logins). Each field's value is prepared as Model.save() would
+    (defaults, pre_save, JSON and address adaptation); no pre_save or
+    post_save signal is sent, so a model saved this way must have no
+    receivers. Returns the instance, with its primary key set.
+    """
+    connection = connections[using]
+    per_model = _inserts.get(connection)
+    if per_model is None:
+        with _inserts_lock:
+            per_model = _inserts.setdefault(connection, {})
+    statement = per_model.get(type(obj))
+    if statement is None:
+        statement = per_model[type(obj)] = _Insert(type(obj), connection)
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in statement.fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        if statement.returning:
+            obj.pk = cursor.fetchone()[0]
+        elif statement.pk not in statement.fields:
+            obj.pk = connection.ops.last_insert_id(cursor, type(obj)._meta.db_table, statement.pk.column)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
