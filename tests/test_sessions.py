@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from unittest import mock
+
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.sessions import SessionStore as LeanStore
 from devices.models import DeviceStatus, SecurityDevice
 from tests.conftest import PASSWORD, card_codes_for, csrf_post, login_fully, pending_positions
 
@@ -240,3 +246,124 @@ def test_SEC5_other_clients_sessions_survive(alice, charlie, clock):
     alice.end_all_sessions(timezone.now())
     SecurityDevice.objects.filter(client=alice.client).update(status=DeviceStatus.REVOKED)
     assert charlies.get("/").status_code == 200
+
+
+# --- the store (accounts.sessions): one statement per operation --------------------------------
+
+
+def _statements(run) -> list[str]:
+    return [query["sql"].split(None, 1)[0].upper() for query in run.captured_queries]
+
+
+def test_SEC1_store_new_session_is_one_insert_readable_by_djangos_store(db):
+    store = LeanStore()
+    store["visited"] = True
+    with CaptureQueriesContext(connection) as run:
+        store.save()
+    assert _statements(run) == ["INSERT"]
+    assert SessionStore(store.session_key).load() == {"visited": True}
+
+
+def test_SEC1_store_rotation_moves_the_row_in_one_update(db):
+    """The old key stops working in the statement that writes the new one."""
+    store = LeanStore()
+    store["visited"] = True
+    store.save()
+    old = store.session_key
+    again = LeanStore(old)
+    assert again["visited"] is True
+    again.cycle_key()
+    again["step"] = 1
+    with CaptureQueriesContext(connection) as run:
+        again.save()
+    assert _statements(run) == ["UPDATE"]
+    assert again.session_key != old
+    assert not exists(old)
+    assert SessionStore(again.session_key).load() == {"visited": True, "step": 1}
+
+
+def test_SEC1_store_rotation_of_a_vanished_row_inserts_a_new_one(db):
+    store = LeanStore()
+    store["visited"] = True
+    store.save()
+    old = store.session_key
+    again = LeanStore(old)
+    assert again["visited"] is True  # loaded in this request
+    SessionStore(old).delete()  # ended elsewhere meanwhile
+    again.cycle_key()
+    again.save()
+    assert again.session_key != old and not exists(old)
+    assert SessionStore(again.session_key).load() == {"visited": True}
+
+
+def test_store_second_save_in_a_request_writes_nothing_unless_modified(db):
+    store = LeanStore()
+    store["a"] = 1
+    store.save()
+    with CaptureQueriesContext(connection) as run:
+        store.save()
+    assert run.captured_queries == []
+    store["a"] = 2
+    with CaptureQueriesContext(connection) as run:
+        store.save()
+    assert _statements(run) == ["UPDATE"]
+    assert SessionStore(store.session_key).load() == {"a": 2}
+
+
+def test_SEC2_store_session_deleted_meanwhile_is_not_revived(db):
+    """Django's contract: the save raises UpdateError (the middleware answers 400)."""
+    store = LeanStore()
+    store["a"] = 1
+    store.save()
+    again = LeanStore(store.session_key)
+    again["b"] = 2
+    SessionStore(store.session_key).delete()
+    with pytest.raises(UpdateError):
+        again.save()
+    assert not exists(store.session_key)
+
+
+def test_SEC3_store_does_not_load_an_expired_session(db, clock):
+    store = LeanStore()
+    store["a"] = 1
+    store.save()
+    clock.shift(timedelta(seconds=settings.SESSION_COOKIE_AGE + 1))
+    stale = LeanStore(store.session_key)
+    assert stale.load() == {} and stale.session_key is None
+    stale["b"] = 2
+    stale.save()
+    assert stale.session_key != store.session_key
+
+
+def test_SEC1_store_draws_another_key_when_one_is_taken(db):
+    taken = LeanStore()
+    taken["a"] = 1
+    taken.save()
+    store = LeanStore()
+    store["b"] = 2
+    keys = iter([taken.session_key, "k" * 32])
+    with mock.patch.object(LeanStore, "_get_new_session_key", lambda self: next(keys)):
+        store.save()
+    assert store.session_key == "k" * 32
+    assert SessionStore(taken.session_key).load() == {"a": 1}  # untouched
+
+
+def test_store_must_create_with_a_taken_key_raises_create_error(db):
+    taken = LeanStore()
+    taken["a"] = 1
+    taken.save()
+    store = LeanStore(taken.session_key)
+    store._session_cache = {"b": 2}
+    with pytest.raises(CreateError):
+        store.save(must_create=True)
+    assert SessionStore(taken.session_key).load() == {"a": 1}
+
+
+def test_store_create_and_delete(db):
+    store = LeanStore()
+    store.create()
+    assert store.session_key and exists(store.session_key)
+    with CaptureQueriesContext(connection) as run:
+        store.delete()
+    assert _statements(run) == ["DELETE"]
+    assert not exists(store.session_key)
