@@ -32,6 +32,8 @@ from django.db import connections, router
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from sls_portal.compiled import execute
+
 
 def _model():
     from django.contrib.sessions.models import Session
@@ -58,7 +60,7 @@ def _run(statement: str, params: list, *, write: bool) -> tuple[int, tuple | Non
     connection = connections[router.db_for_write(model) if write else router.db_for_read(model)]
     params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
     with connection.cursor() as cursor:
-        cursor.execute(_statements()[statement], params)
+        execute(cursor, _statements()[statement], params)
         return cursor.rowcount, (None if write else cursor.fetchone())
 
 

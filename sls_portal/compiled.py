@@ -18,22 +18,89 @@ The builder receives placeholders (sentinel values of the declared types:
 str, int or datetime) and must use each of them at least once; the values
 given at run time replace them in the compiled parameters. The query must
 not depend on anything else that changes between runs.
+
+`insert()` and `FixedUpdate` do the same for the rows a login writes, and
+`execute()` runs any of these fixed statements: on PostgreSQL as a prepared
+statement of the connection (parsed and planned once, not at every run),
+unless settings.DATABASE_PREPARED_STATEMENTS is off (behind a pooler in
+transaction mode, such as PgBouncer's, a session's prepared statements
+cannot be relied on).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 
 Kind = type[str] | type[int] | type[datetime]
+
+# --- prepared statements ---------------------------------------------------------
+
+_names: dict[str, str] = {}  # SQL -> its statement name, the same on every connection
+_statements: dict[str, str] = {}  # and back
+_names_lock = threading.Lock()
+_EXECUTE = re.compile(r"EXECUTE (sls_\d+)\b")
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _numbered(sql: str) -> tuple[str, int]:
+    """The SQL with PostgreSQL's $1, $2 .. for the driver's %s, and their number."""
+    count = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal count
+        if match.group(0) == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, sql), count
+
+
+def statement_of(sql: str) -> str:
+    """The SQL behind an EXECUTE of ours (for logs and tests), else sql."""
+    match = _EXECUTE.match(sql)
+    return _statements.get(match.group(1), sql) if match else sql
+
+
+def execute(cursor, sql: str, params: list | tuple) -> None:
+    """Run a fixed statement on a cursor of django.db; see the module's doc.
+
+    The PREPARE goes straight to the driver (no execute wrapper counts it
+    as a query); the EXECUTE goes through Django's cursor like any query.
+    A new database connection prepares its statements again."""
+    connection = cursor.db
+    if connection.vendor != "postgresql" or not getattr(settings, "DATABASE_PREPARED_STATEMENTS", True):
+        cursor.execute(sql, params)
+        return
+    name = _names.get(sql)
+    if name is None:
+        with _names_lock:
+            name = _names.setdefault(sql, f"sls_{len(_names) + 1}")
+            _statements[name] = sql
+    raw = connection.connection
+    state = connection.__dict__.get("_sls_prepared")
+    if state is None or state[0] is not raw:
+        state = connection.__dict__["_sls_prepared"] = (raw, set())
+    if name not in state[1]:
+        numbered, count = _numbered(sql)
+        if count != len(params):
+            raise ValueError(f"{count} placeholders for {len(params)} parameters")
+        with raw.cursor() as prepare:
+            prepare.execute(f"PREPARE {name} AS {numbered}")
+        state[1].add(name)
+    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+
 
 
 class _Compiled:
@@ -121,7 +188,7 @@ class CompiledQuery:
         for index, name in compiled.slots:
             params[index] = _adapt(self.kinds[name], values[name], connection)
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            execute(cursor, compiled.sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
@@ -181,7 +248,7 @@ def insert(obj, using: str = DEFAULT_DB_ALIAS):
         statement = per_model[type(obj)] = _Insert(type(obj), connection)
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in statement.fields]
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
+        execute(cursor, statement.sql, params)
         if statement.returning:
             obj.pk = cursor.fetchone()[0]
         elif statement.pk not in statement.fields:
@@ -189,3 +256,52 @@ def insert(obj, using: str = DEFAULT_DB_ALIAS):
     obj._state.adding = False
     obj._state.db = using
     return obj
+
+
+class FixedUpdate:
+    """One UPDATE of one model, its SQL built once from the model's fields.
+
+        consume = FixedUpdate(PendingLogin, set=["challenge", "finished_at"], where=["pk", "finished_at__isnull"])
+        changed = consume.run(challenge={}, finished_at=now, where_pk=7)
+
+    Each `where` entry is a field compared with `=` to the value given as
+    where_<name>, or `<field>__isnull` (IS NULL, no value). Values are
+    prepared as Model.save() prepares them; no signal is sent. Returns the
+    number of rows changed.
+    """
+
+    def __init__(self, model, *, set: list[str], where: list[str], using: str = DEFAULT_DB_ALIAS):
+        self.model = model
+        self.using = using
+        meta = model._meta
+        self.set_fields = [meta.get_field(name) for name in set]
+        self.where: list[tuple[str, object, bool]] = []  # (value name, field, compared to a value)
+        for entry in where:
+            name, _sep, lookup = entry.partition("__")
+            if lookup not in ("", "isnull"):
+                raise ValueError(f"only = and __isnull are supported, not {entry!r}")
+            field = meta.pk if name == "pk" else meta.get_field(name)
+            self.where.append((f"where_{name}", field, lookup == ""))
+        self._sql: str | None = None
+
+    def sql(self, connection) -> str:
+        if self._sql is None:
+            quote = connection.ops.quote_name
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in self.set_fields)
+            conditions = " AND ".join(
+                f"{quote(field.column)} = %s" if compared else f"{quote(field.column)} IS NULL"
+                for _name, field, compared in self.where
+            )
+            self._sql = f"UPDATE {quote(self.model._meta.db_table)} SET {assignments} WHERE {conditions}"
+        return self._sql
+
+    def run(self, **values) -> int:
+        expected = {field.name for field in self.set_fields} | {name for name, _f, compared in self.where if compared}
+        if set(values) != expected:
+            raise TypeError(f"expected the values {sorted(expected)}, got {sorted(values)}")
+        connection = connections[self.using]
+        params = [field.get_db_prep_save(values[field.name], connection) for field in self.set_fields]
+        params += [field.get_db_prep_save(values[name], connection) for name, field, compared in self.where if compared]
+        with connection.cursor() as cursor:
+            execute(cursor, self.sql(connection), params)
+            return cursor.rowcount

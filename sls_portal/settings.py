@@ -97,6 +97,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The login's fixed statements run as prepared statements on PostgreSQL
+# (sls_portal/compiled.py); turn off behind a pooler in transaction mode.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {

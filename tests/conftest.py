@@ -137,6 +137,18 @@ def login_fully(http: HttpClient, user: User, password: str = PASSWORD):
     return csrf_post(http, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
 
 
+@pytest.fixture
+def postgresql(db):
+    """Skip on another database, except in CI, where a skip would hide a gap."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        reason = f"needs PostgreSQL (DATABASE_URL); the database is {connection.vendor}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"

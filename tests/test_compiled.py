@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import login as flow
 from accounts.models import AuditEvent, LoginGuard, PendingLogin, User
 from devices.models import active_binding_for
-from sls_portal.compiled import CompiledQuery, insert
+from sls_portal.compiled import CompiledQuery, FixedUpdate, _numbered, insert, statement_of
 from tests.conftest import PASSWORD
 
 
@@ -112,3 +112,63 @@ def test_insert_sets_each_new_primary_key(alice, clock):
     second = insert(PendingLogin(user=alice, created_at=now, expires_at=now, challenge={"a": 2}))
     assert second.pk != first.pk
     assert PendingLogin.objects.get(pk=second.pk).challenge == {"a": 2}
+
+
+# --- FixedUpdate ---------------------------------------------------------------------------
+
+
+def test_fixed_update_changes_only_the_matching_row(alice, clock):
+    now = timezone.now()
+    first = insert(PendingLogin(user=alice, created_at=now, expires_at=now, challenge={"n": 1}))
+    other = insert(PendingLogin(user=alice, created_at=now, expires_at=now, challenge={"n": 1}))
+    finish = FixedUpdate(PendingLogin, set=["challenge", "finished_at"], where=["pk", "finished_at__isnull"])
+    assert finish.run(challenge={"n": 2}, finished_at=now, where_pk=first.pk) == 1
+    assert finish.run(challenge={"n": 3}, finished_at=now, where_pk=first.pk) == 0  # finished already
+    stored = PendingLogin.objects.get(pk=first.pk)
+    assert stored.challenge == {"n": 2} and stored.finished_at == now
+    assert PendingLogin.objects.get(pk=other.pk).finished_at is None
+
+
+def test_fixed_update_checks_its_values(db):
+    finish = FixedUpdate(PendingLogin, set=["finished_at"], where=["pk"])
+    with pytest.raises(TypeError):
+        finish.run(finished_at=None)
+    with pytest.raises(ValueError):
+        FixedUpdate(PendingLogin, set=["finished_at"], where=["pk__gt"])
+
+
+# --- prepared statements on PostgreSQL -------------------------------------------------------
+
+
+def test_numbered_placeholders():
+    assert _numbered("SELECT %s, '100%%' WHERE a = %s") == ("SELECT $1, '100%' WHERE a = $2", 2)
+
+
+def test_fixed_statements_run_prepared_on_postgresql(postgresql, alice, bob):
+    """Parsed and planned once per connection; the EXECUTE is the only query seen."""
+    query = by_name()
+    with CaptureQueriesContext(connection) as run:
+        assert query.first(username="alice").pk == alice.pk
+        assert query.first(username="bob").pk == bob.pk
+    assert [q["sql"].split()[0] for q in run.captured_queries] == ["EXECUTE", "EXECUTE"]
+    sql = statement_of(run.captured_queries[0]["sql"])
+    assert sql.startswith("SELECT") and sql == statement_of(run.captured_queries[1]["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum(text.endswith(" AS " + _numbered(sql)[0]) for text in prepared) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_again(postgresql, alice):
+    query = by_name()
+    assert query.first(username="alice").pk == alice.pk
+    connection.close()  # the server forgets the session's prepared statements
+    assert query.first(username="alice").pk == alice.pk
+
+
+def test_prepared_statements_can_be_turned_off(postgresql, alice, settings):
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    with CaptureQueriesContext(connection) as run:
+        assert by_name().first(username="alice").pk == alice.pk
+    assert run.captured_queries[0]["sql"].startswith("SELECT")
