@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from sls_portal.compiled import CompiledQuery, insert
+from sls_portal.compiled import CompiledQuery, FixedUpdate, execute, insert
 
 from .models import LoginAttempt, LoginGuard
 
@@ -37,26 +37,35 @@ def _rule(name: str):
 class Reservation:
     """The answer to "may this attempt be checked?"."""
 
-    guard_id: int
+    guard_id: int | None  # None: refused for its address before any row existed
     attempt_id: int | None  # the PENDING row; None when refused or held
     locked_until: datetime | None = None
     refused: bool = False
+    throttled: bool = False  # refused for its address; nothing stored
     # held=True: the caller's transaction keeps the guard locked until the
     # attempt resolves, so its row is written once, with its outcome.
     guard: LoginGuard | None = None
     attempt: LoginAttempt | None = None
+    # Held, with no failure, live reservation or lock since the last reset:
+    # a success then has nothing to reset (and the row stays locked meanwhile).
+    clean: bool = False
 
 
 _GUARD_FOR_UPDATE = CompiledQuery(lambda username: LoginGuard.objects.select_for_update().filter(username=username), username=str)
 
 
-def _guard_for_update(username: str) -> LoginGuard:
-    # The row lock on a username seen before; for a new one, an INSERT ..
-    # ON CONFLICT DO NOTHING first, so concurrent first attempts share a row.
+def _guard_for_update(username: str, *, unless_throttled: tuple | None = None) -> LoginGuard | None:
+    """The row lock on a username seen before; for a new one, an INSERT ..
+    ON CONFLICT DO NOTHING first, so concurrent first attempts share a row.
+
+    unless_throttled=(ip, now): None instead of a new row for an address
+    over its limit, so an address spraying usernames stores nothing."""
     guard = _GUARD_FOR_UPDATE.first(username=username)
     if guard is None:
+        if unless_throttled and _throttled(*unless_throttled):
+            return None
         LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
-        guard = LoginGuard.objects.select_for_update().get(username=username)
+        guard = _GUARD_FOR_UPDATE.first(username=username)
     return guard
 
 
@@ -73,11 +82,13 @@ _ADDRESS_SQL = (
     f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
     f" AND outcome IN {_COUNTED} LIMIT %s) recent"
 )
+# A reservation asks both in one round trip.
+_BOTH_SQL = f"SELECT ({_FAILURES_SQL}), ({_ADDRESS_SQL})"
 
 
 def _count(sql: str, params: list) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute(cursor, sql, params)
         return cursor.fetchone()[0]
 
 
@@ -85,28 +96,59 @@ def _at(moment: datetime):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
+def _failure_params(guard: LoginGuard, now: datetime, *, with_pending: bool) -> list:
     """Failures (and, before a check, live reservations) since the window
     opened or the count was last reset."""
     since = now - _rule("LOCKOUT_WINDOW")
     if guard.reset_at and guard.reset_at > since:
         since = guard.reset_at
     pending_since = now - _rule("ATTEMPT_RESERVATION_TTL")
-    return _count(_FAILURES_SQL, [guard.pk, _at(since), with_pending, _at(pending_since)])
+    return [guard.pk, _at(since), with_pending, _at(pending_since)]
+
+
+def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
+    return _count(_FAILURES_SQL, _failure_params(guard, now, with_pending=with_pending))
+
+
+def _address_params(ip: str | None, now: datetime) -> list:
+    return [ip, _at(now - _rule("ADDRESS_FAILURES_WINDOW")), _rule("ADDRESS_FAILURES_LIMIT")]
+
+
+def _throttled(ip: str | None, now: datetime) -> bool:
+    """SECURITY.md 7: too many failures from one address in the window."""
+    return ip is not None and _count(_ADDRESS_SQL, _address_params(ip, now)) >= _rule("ADDRESS_FAILURES_LIMIT")
 
 
 def reserve(
-    username: str, *, step: str, ip: str | None, channel: str, now: datetime, held: bool = False
+    username: str,
+    *,
+    step: str,
+    ip: str | None,
+    channel: str,
+    now: datetime,
+    held: bool = False,
+    throttle_address: bool = False,
 ) -> Reservation:
     """Reserve a place for one attempt, or refuse it (and count the refusal).
 
     Alone it commits, so the place is held before a slow hash. With held=True
     (step 2, no hash) it must run inside the caller's transaction, which then
-    keeps the username's row locked until the attempt is resolved.
+    keeps the username's row locked until the attempt is resolved. With
+    throttle_address=True it first refuses, storing nothing, an address
+    with too many recent failures (SECURITY.md 7): the two counts are one
+    query.
     """
+    address = ip if throttle_address else None  # NULL matches no row
     with transaction.atomic(savepoint=False):
-        guard = _guard_for_update(username)
-        refuse = guard.is_locked(now) or _failures(guard, now, with_pending=True) >= _rule("LOCKOUT_FAILURES")
+        guard = _guard_for_update(username, unless_throttled=(address, now))
+        if guard is None:
+            return Reservation(None, None, throttled=True)
+        with connection.cursor() as cursor:
+            execute(cursor, _BOTH_SQL, _failure_params(guard, now, with_pending=True) + _address_params(address, now))
+            failures, from_address = cursor.fetchone()
+        if from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
+            return Reservation(guard.pk, None, throttled=True)
+        refuse = guard.is_locked(now) or failures >= _rule("LOCKOUT_FAILURES")
         attempt = LoginAttempt(guard=guard, at=now, step=step, ip=ip, channel=channel, outcome=Outcome.PENDING)
         if refuse:
             # L3: the refusal is itself unsuccessful; the lock runs from it.
@@ -116,12 +158,14 @@ def reserve(
             guard.save(update_fields=["locked_until"])
             return Reservation(guard.pk, None, guard.locked_until, refused=True)
         if held:
-            return Reservation(guard.pk, None, guard=guard, attempt=attempt)
+            clean = failures == 0 and guard.locked_until is None
+            return Reservation(guard.pk, None, guard=guard, attempt=attempt, clean=clean)
         insert(attempt)
     return Reservation(guard.pk, attempt.pk)
 
 
-_RESOLVE_SQL = f"UPDATE {_ATTEMPTS} SET outcome = %s, at = %s WHERE id = %s"
+_RESOLVE = FixedUpdate(LoginAttempt, set=["outcome", "at"], where=["pk"])
+_RESET = FixedUpdate(LoginGuard, set=["reset_at", "locked_until"], where=["pk"])
 
 
 def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> None:
@@ -130,8 +174,7 @@ def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> No
         reservation.attempt.at = now
         insert(reservation.attempt)
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(_RESOLVE_SQL, [outcome, _at(now), reservation.attempt_id])
+        _RESOLVE.run(outcome=outcome, at=now, where_pk=reservation.attempt_id)
 
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
@@ -157,7 +200,8 @@ def resolve_success(reservation: Reservation, now: datetime) -> None:
     """L3: a successful login resets the count."""
     with transaction.atomic(savepoint=False):
         _record_outcome(reservation, Outcome.SUCCEEDED, now)
-        LoginGuard.objects.filter(pk=reservation.guard_id).update(reset_at=now, locked_until=None)
+        if not reservation.clean:
+            _RESET.run(reset_at=now, locked_until=None, where_pk=reservation.guard_id)
 
 
 def unlock(username: str, now: datetime) -> bool:
@@ -178,14 +222,6 @@ def locked_until(username: str, now: datetime | None = None) -> datetime | None:
     now = now or timezone.now()
     guard = LoginGuard.objects.filter(username=username).first()
     return guard.locked_until if guard and guard.is_locked(now) else None
-
-
-def address_is_throttled(ip: str | None, now: datetime) -> bool:
-    """SECURITY.md 7: too many failures from one address in the window."""
-    if not ip:
-        return False
-    limit = _rule("ADDRESS_FAILURES_LIMIT")
-    return _count(_ADDRESS_SQL, [ip, _at(now - _rule("ADDRESS_FAILURES_WINDOW")), limit]) >= limit
 
 
 def record_lifted_locks(now: datetime, batch_size: int | None = None) -> int:

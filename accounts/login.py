@@ -18,10 +18,11 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from devices.models import DeviceBinding, new_challenge
-from sls_portal.compiled import CompiledQuery, insert
+from sls_portal.compiled import CompiledQuery, FixedUpdate, insert
 
 from . import audit, errors, lockout
 from .models import LoginAttempt, PendingLogin, User, has_bad_character
@@ -53,6 +54,23 @@ def _pending_login(pk: int):
 # The two queries every login makes, compiled once (sls_portal.compiled).
 _USER_FOR_LOGIN = CompiledQuery(_user_for_login, username=str)
 _PENDING_LOGIN = CompiledQuery(_pending_login, pk=int)
+# Step 2 consumes the challenge it answers: only the attempt whose UPDATE
+# finds the serial unchanged (and the login unfinished) owns it.
+_CONSUME = FixedUpdate(
+    PendingLogin,
+    set=["challenge", "challenge_serial", "finished_at"],
+    where=["pk", "challenge_serial", "finished_at__isnull"],
+)
+
+_LAST_LOGIN = FixedUpdate(User, set=["last_login"], where=["pk"])
+
+
+def record_last_login(sender, user, **kwargs) -> None:
+    """django.contrib.auth's update_last_login, as one fixed UPDATE.
+
+    last_login also invalidates the password-reset links made before it."""
+    user.last_login = timezone.now()
+    _LAST_LOGIN.run(last_login=user.last_login, where_pk=user.pk)
 
 
 @dataclass(frozen=True)
@@ -68,20 +86,23 @@ def _check_length(value: str, what: str) -> None:
 
 
 def check_password_step(
-    username: str, password: str, *, ip: str | None, channel: str, now: datetime, request=None
-) -> StepOne:
-    """Step 1. Raises LoginRefusal; returns the user and the pending login."""
+    username: str, password: str, *, ip: str | None, channel: str, now: datetime, request=None, then=None
+):
+    """Step 1. Raises LoginRefusal; returns the user and the pending login.
+
+    `then`, if given, is called with that StepOne inside the transaction
+    that records the passed password, so what the caller writes (the web
+    session) commits with it; its result is returned instead."""
     if has_bad_character(username):
         raise errors.bad_character()
     _check_length(password, str(errors.invalid_credentials().message))
     if len(username) > settings.SLS["USERNAME_MAX_LENGTH"]:
         # No such username can exist; nothing is stored for it.
         raise errors.invalid_credentials()
-    if lockout.address_is_throttled(ip, now):
+    reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now, throttle_address=True)
+    if reservation.throttled:
         audit.record("login.password", request=request, username=username, outcome="rate_limited")
         raise errors.rate_limited()
-
-    reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now)
     if reservation.refused:
         audit.record("login.password", request=request, username=username, outcome="locked", rule="L3")
         raise errors.locked_out(reservation.locked_until)
@@ -96,6 +117,8 @@ def check_password_step(
     # Everything the answer writes commits at once (one commit, not four).
     with transaction.atomic():
         outcome = _after_password(user if password_ok else None, username, reservation, channel, now, request)
+        if then is not None and not isinstance(outcome, errors.LoginRefusal):
+            return then(outcome)
     if isinstance(outcome, errors.LoginRefusal):
         raise outcome
     return outcome
@@ -180,12 +203,12 @@ def _answer_challenge(pending, response, ip, channel, now, request) -> tuple[Use
     next_challenge = binding.security_device.generate_challenge() if binding else {}
     hint = _format_hint(response)
     answer_ok = binding is not None and not hint and binding.security_device.verify_response(challenge, response)
-    consumed = PendingLogin.objects.filter(
-        pk=pending.pk, challenge_serial=pending.challenge_serial, finished_at=None
-    ).update(
+    consumed = _CONSUME.run(
         challenge=next_challenge,
         challenge_serial=pending.challenge_serial + 1,
         finished_at=now if answer_ok else None,
+        where_pk=pending.pk,
+        where_challenge_serial=pending.challenge_serial,
     )
     # Only the request whose UPDATE consumed the challenge may succeed.
     ok = bool(consumed) and answer_ok

@@ -58,19 +58,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            try:
-                step = flow.check_password_step(
-                    form.cleaned_data["username"],
-                    form.cleaned_data["password"],
-                    ip=audit.client_ip(request),
-                    channel="web",
-                    now=timezone.now(),
-                    request=request,
-                )
-            except errors.LoginRefusal as exc:
-                refusal, status = exc, exc.status
-            else:
-                next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+            next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+
+            def open_session(step: flow.StepOne) -> HttpResponse:
+                # Runs in the transaction that records the passed password:
+                # the session commits with it.
                 if request.user.is_authenticated:
                     auth_logout(request)
                 # SECURITY.md 1: a key that came with the request is never the
@@ -78,9 +70,25 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 request.session.cycle_key()
                 request.session[NEXT] = next_url
                 if step.pending is None:
-                    return _finish(request, step.user)
-                request.session[PENDING] = step.pending.pk
-                return redirect("login-code")
+                    response = _finish(request, step.user)
+                else:
+                    request.session[PENDING] = step.pending.pk
+                    response = redirect("login-code")
+                request.session.save()
+                return response
+
+            try:
+                return flow.check_password_step(
+                    form.cleaned_data["username"],
+                    form.cleaned_data["password"],
+                    ip=audit.client_ip(request),
+                    channel="web",
+                    now=timezone.now(),
+                    request=request,
+                    then=open_session,
+                )
+            except errors.LoginRefusal as exc:
+                refusal, status = exc, exc.status
         else:
             status = 400
     # A bound form keeps what was typed; its password field never re-renders.
@@ -120,7 +128,10 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
                     refusal, status = exc, exc.status
                 else:
                     request.session.pop(PENDING, None)
-                    return _finish(request, user, binding)
+                    response = _finish(request, user, binding)
+                    # The rotated session commits with the login it records.
+                    request.session.save()
+                    return response
             if refusal.code in ("locked_out", "login_token_invalid"):
                 request.session.pop(PENDING, None)
                 template = "accounts/login.html" if refusal.code == "locked_out" else "accounts/login_expired.html"

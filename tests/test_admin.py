@@ -393,6 +393,18 @@ def test_L5_reset_link_expires_after_an_hour(desk, alice, mailoutbox, clock, aft
     assert (b"This link no longer works" in page.content) is not works
 
 
+def test_L5_reset_link_stops_working_once_the_client_logs_in(desk, alice, mailoutbox, clock):
+    """The client remembered the password: a link sent before that login is dead."""
+    csrf_post(desk, user_url(alice, "send-password-reset"), VERIFIED)
+    link = _reset_link(mailoutbox[0])
+    clock.shift(timedelta(minutes=5))
+    login_fully(HttpClient(enforce_csrf_checks=True), alice)
+    alice.refresh_from_db()
+    assert alice.last_login == timezone.now()
+    page = HttpClient().get(link, follow=True)
+    assert b"This link no longer works" in page.content
+
+
 def test_L5_reset_link_needs_identity_verification(desk, alice, mailoutbox):
     """L5: no verification, no e-mail."""
     response = csrf_post(desk, user_url(alice, "send-password-reset"), NOT_VERIFIED)
