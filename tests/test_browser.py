@@ -9,7 +9,6 @@ import os
 import re
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 from devices import codecard
