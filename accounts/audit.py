@@ -56,7 +56,9 @@ def record(
         rule=rule,
         details=details or {},
     )
-    insert(event)  # append-only: one fixed INSERT, no signals
+    # Append-only: one fixed INSERT, no signals; inside deferred_writes()
+    # it waits for the next round trip (its id is then not known here).
+    insert(event, defer=True)
     log(event)
     return event
 

@@ -169,12 +169,14 @@ _RESET = FixedUpdate(LoginGuard, set=["reset_at", "locked_until"], where=["pk"])
 
 
 def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> None:
+    # Nobody reads these writes back: inside deferred_writes() they wait
+    # for the next round trip.
     if reservation.attempt is not None:
         reservation.attempt.outcome = outcome
         reservation.attempt.at = now
-        insert(reservation.attempt)
+        insert(reservation.attempt, defer=True)
     else:
-        _RESOLVE.run(outcome=outcome, at=now, where_pk=reservation.attempt_id)
+        _RESOLVE.run(outcome=outcome, at=now, where_pk=reservation.attempt_id, defer=True)
 
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:

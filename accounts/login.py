@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from devices.models import DeviceBinding, new_challenge
-from sls_portal.compiled import CompiledQuery, FixedUpdate, insert
+from sls_portal.compiled import CompiledQuery, FixedUpdate, deferred_writes, insert
 
 from . import audit, errors, lockout
 from .models import LoginAttempt, PendingLogin, User, has_bad_character
@@ -70,7 +70,7 @@ def record_last_login(sender, user, **kwargs) -> None:
 
     last_login also invalidates the password-reset links made before it."""
     user.last_login = timezone.now()
-    _LAST_LOGIN.run(last_login=user.last_login, where_pk=user.pk)
+    _LAST_LOGIN.run(last_login=user.last_login, where_pk=user.pk, defer=True)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def check_password_step(
         password_ok = False
 
     # Everything the answer writes commits at once (one commit, not four).
-    with transaction.atomic():
+    with transaction.atomic(), deferred_writes():
         outcome = _after_password(user if password_ok else None, username, reservation, channel, now, request)
         if then is not None and not isinstance(outcome, errors.LoginRefusal):
             return then(outcome)
@@ -181,7 +181,7 @@ def check_code_step(
     # No hash at this step: the whole attempt is one transaction, holding the
     # username's guard row from reservation to resolution (no savepoint when
     # the caller's transaction holds it already: nothing in it raises).
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False), deferred_writes():
         outcome = _answer_challenge(pending, response, ip, channel, now, request)
     if isinstance(outcome, errors.LoginRefusal):
         raise outcome

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
 from devices.models import SecurityDevice
+from sls_portal.compiled import deferred_writes
 
 from . import audit, errors, regions, scopes
 from . import login as flow
@@ -119,7 +120,7 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             # No hash at this step: the answer and the login it opens are one
             # transaction (one commit), a refusal's record included.
-            with transaction.atomic():
+            with transaction.atomic(), deferred_writes():
                 try:
                     user, binding = flow.check_code_step(
                         pending, form.response(), ip=audit.client_ip(request), channel="web", now=now, request=request

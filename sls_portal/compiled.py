@@ -34,10 +34,12 @@ import secrets
 import threading
 import weakref
 from collections.abc import Callable
+import contextlib
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
@@ -73,16 +75,29 @@ def statement_of(sql: str) -> str:
     return _statements.get(match.group(1), sql) if match else sql
 
 
-def execute(cursor, sql: str, params: list | tuple) -> None:
+def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False) -> bool:
     """Run a fixed statement on a cursor of django.db; see the module's doc.
 
     The PREPARE goes straight to the driver (no execute wrapper counts it
     as a query); the EXECUTE goes through Django's cursor like any query.
-    A new database connection prepares its statements again."""
+    A new database connection prepares its statements again.
+
+    defer=True, inside deferred_writes(): the statement waits for the next
+    round trip instead of making its own, and False is returned (the
+    cursor then holds no result of it)."""
     connection = cursor.db
-    if connection.vendor != "postgresql" or not getattr(settings, "DATABASE_PREPARED_STATEMENTS", True):
-        cursor.execute(sql, params)
-        return
+    if connection.vendor == "postgresql" and getattr(settings, "DATABASE_PREPARED_STATEMENTS", True):
+        sql = _prepared(connection, sql, len(params))
+    queue = connection.__dict__.get("_sls_deferred") if defer else None
+    if queue is not None:
+        queue.append((sql, params))
+        return False
+    cursor.execute(sql, params)
+    return True
+
+
+def _prepared(connection, sql: str, count: int) -> str:
+    """The EXECUTE of sql's prepared statement on this connection."""
     name = _names.get(sql)
     if name is None:
         with _names_lock:
@@ -93,13 +108,80 @@ def execute(cursor, sql: str, params: list | tuple) -> None:
     if state is None or state[0] is not raw:
         state = connection.__dict__["_sls_prepared"] = (raw, set())
     if name not in state[1]:
-        numbered, count = _numbered(sql)
-        if count != len(params):
-            raise ValueError(f"{count} placeholders for {len(params)} parameters")
+        numbered, placeholders = _numbered(sql)
+        if placeholders != count:
+            raise ValueError(f"{placeholders} placeholders for {count} parameters")
         with raw.cursor() as prepare:
             prepare.execute(f"PREPARE {name} AS {numbered}")
         state[1].add(name)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+    return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+
+# --- writes that travel with the next statement ---------------------------------------------
+
+
+@contextmanager
+def deferred_writes(using: str = DEFAULT_DB_ALIAS):
+    """Inside a transaction: writes whose results nobody reads ride along.
+
+    A login step writes several rows whose ids or counts nobody reads (its
+    attempt's outcome, its audit event, last_login). Inside this block,
+    execute(.., defer=True) queues such a statement; on PostgreSQL the
+    queue is sent with the next statement of any kind, in the same round
+    trip and in order (so a later read sees the writes), and what is left
+    is sent when the block ends, before the transaction commits, also when
+    an exception leaves it (unless a database error has doomed the
+    transaction). SQLite has no round trips to save: there nothing waits.
+    Nested blocks share the outer queue.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.__dict__.get("_sls_deferred") is not None:
+        yield
+        return
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("deferred_writes() must run inside a transaction")
+    queue: list[tuple[str, list | tuple]] = []
+    connection.__dict__["_sls_deferred"] = queue
+    try:
+        with connection.execute_wrapper(_ride_along(queue)):
+            try:
+                yield
+            except BaseException:
+                # The caller may catch this and commit: the writes must not
+                # be lost then. After a database error the transaction is
+                # lost anyway, and that error is the one to report.
+                if queue and not connection.needs_rollback:
+                    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                        cursor.execute(_without_placeholders(connection, queue))
+                raise
+            if queue:
+                with connection.cursor() as cursor:
+                    cursor.execute(_without_placeholders(connection, queue))
+    finally:
+        connection.__dict__["_sls_deferred"] = None
+
+
+def _without_placeholders(connection, queue: list) -> str:
+    """The queued statements as one literal SQL text (the driver quotes the values)."""
+    with connection.connection.cursor() as raw:
+        text = "".join(raw.mogrify(sql, params).decode() + "; " for sql, params in queue)
+    queue.clear()
+    return text
+
+
+def _ride_along(queue: list):
+    def wrapper(execute, sql, params, many, context):
+        if not queue:
+            return execute(sql, params, many, context)
+        text = _without_placeholders(context["connection"], queue)
+        if many:
+            execute(text, None, False, context)
+            return execute(sql, params, many, context)
+        if params is None:
+            return execute(text + sql, None, many, context)
+        return execute(text.replace("%", "%%") + sql, params, many, context)
+
+    return wrapper
 
 
 
@@ -220,6 +302,7 @@ class _Insert:
         columns = ", ".join(quote(field.column) for field in self.fields)
         values = ", ".join(["%s"] * len(self.fields))
         self.sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"
+        self.bare_sql = self.sql  # for a deferred INSERT: nothing to return
         self.returning = self.pk not in self.fields and connection.features.can_return_columns_from_insert
         if self.returning:
             self.sql += f" RETURNING {quote(meta.db_table)}.{quote(self.pk.column)}"
@@ -229,14 +312,15 @@ _inserts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _inserts_lock = threading.Lock()
 
 
-def insert(obj, using: str = DEFAULT_DB_ALIAS):
+def insert(obj, using: str = DEFAULT_DB_ALIAS, *, defer: bool = False):
     """Save a new instance with one INSERT compiled once per model.
 
     For the append-only rows a login writes (attempts, audit events,
     pending logins). Each field's value is prepared as Model.save() would
     (defaults, pre_save, JSON and address adaptation); no pre_save or
     post_save signal is sent, so a model saved this way must have no
-    receivers. Returns the instance, with its primary key set.
+    receivers. Returns the instance, with its primary key set, unless
+    defer=True let the INSERT wait inside deferred_writes() (no key then).
     """
     connection = connections[using]
     per_model = _inserts.get(connection)
@@ -247,8 +331,12 @@ def insert(obj, using: str = DEFAULT_DB_ALIAS):
     if statement is None:
         statement = per_model[type(obj)] = _Insert(type(obj), connection)
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in statement.fields]
+    deferring = defer and connection.__dict__.get("_sls_deferred") is not None
     with connection.cursor() as cursor:
-        execute(cursor, statement.sql, params)
+        if not execute(cursor, statement.bare_sql if deferring else statement.sql, params, defer=deferring):
+            obj._state.adding = False
+            obj._state.db = using
+            return obj
         if statement.returning:
             obj.pk = cursor.fetchone()[0]
         elif statement.pk not in statement.fields:
@@ -295,7 +383,8 @@ class FixedUpdate:
             self._sql = f"UPDATE {quote(self.model._meta.db_table)} SET {assignments} WHERE {conditions}"
         return self._sql
 
-    def run(self, **values) -> int:
+    def run(self, *, defer: bool = False, **values) -> int | None:
+        """The rows changed; None when defer=True let it wait (deferred_writes())."""
         expected = {field.name for field in self.set_fields} | {name for name, _f, compared in self.where if compared}
         if set(values) != expected:
             raise TypeError(f"expected the values {sorted(expected)}, got {sorted(values)}")
@@ -303,5 +392,6 @@ class FixedUpdate:
         params = [field.get_db_prep_save(values[field.name], connection) for field in self.set_fields]
         params += [field.get_db_prep_save(values[name], connection) for name, field, compared in self.where if compared]
         with connection.cursor() as cursor:
-            execute(cursor, self.sql(connection), params)
+            if not execute(cursor, self.sql(connection), params, defer=defer):
+                return None
             return cursor.rowcount

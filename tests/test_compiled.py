@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import login as flow
 from accounts.models import AuditEvent, LoginGuard, PendingLogin, User
 from devices.models import active_binding_for
-from sls_portal.compiled import CompiledQuery, FixedUpdate, _numbered, insert, statement_of
+from sls_portal.compiled import CompiledQuery, FixedUpdate, _numbered, deferred_writes, insert, statement_of
 from tests.conftest import PASSWORD
 
 
@@ -172,3 +172,73 @@ def test_prepared_statements_can_be_turned_off(postgresql, alice, settings):
     with CaptureQueriesContext(connection) as run:
         assert by_name().first(username="alice").pk == alice.pk
     assert run.captured_queries[0]["sql"].startswith("SELECT")
+
+
+# --- deferred writes -------------------------------------------------------------------------------
+
+
+def _event(username: str) -> AuditEvent:
+    return AuditEvent(action="test.deferred", username=username)
+
+
+def test_deferred_writes_ride_with_the_next_statement(postgresql, alice, clock):
+    """Two INSERTs and the read after them: one round trip, and the read sees them.
+    (savepoint=False: inside the test's transaction, no SAVEPOINT statements.)"""
+    with CaptureQueriesContext(connection) as run, transaction.atomic(savepoint=False), deferred_writes():
+        insert(_event("one"), defer=True)
+        insert(_event("two"), defer=True)
+        assert len(run.captured_queries) == 0
+        assert by_name().first(username="alice").pk == alice.pk
+        assert len(run.captured_queries) == 1
+        assert AuditEvent.objects.filter(action="test.deferred").count() == 2
+    assert len(run.captured_queries) == 2
+
+
+def test_deferred_writes_are_sent_before_the_block_ends(postgresql, alice, clock):
+    with CaptureQueriesContext(connection) as run:
+        with transaction.atomic(savepoint=False), deferred_writes():
+            insert(_event("left"), defer=True)
+            FixedUpdate(User, set=["last_login"], where=["pk"]).run(
+                last_login=timezone.now(), where_pk=alice.pk, defer=True
+            )
+        assert len(run.captured_queries) == 1
+    alice.refresh_from_db()
+    assert alice.last_login == timezone.now()
+    assert AuditEvent.objects.filter(action="test.deferred", username="left").exists()
+
+
+def test_deferred_writes_survive_an_exception_the_caller_catches(postgresql, clock):
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), deferred_writes():
+            insert(_event("kept"), defer=True)
+            raise RuntimeError("a refusal, caught by the view")
+        assert AuditEvent.objects.filter(username="kept").exists()
+
+
+def test_deferred_writes_keep_percent_signs_and_order(postgresql, alice, clock):
+    with transaction.atomic(savepoint=False), deferred_writes():
+        insert(AuditEvent(action="test.deferred", username="100% sure; really", details={"x": "%s"}), defer=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM accounts_auditevent WHERE username LIKE %s", ["100%%"])
+            assert cursor.fetchone()[0] == 1
+    stored = AuditEvent.objects.get(action="test.deferred")
+    assert stored.username == "100% sure; really" and stored.details == {"x": "%s"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_writes_need_a_transaction(postgresql):
+    with pytest.raises(TransactionManagementError), deferred_writes():
+        pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_writes_run_at_once_on_sqlite_or_outside_a_block(alice):
+    """Without a block (or on SQLite) defer=True changes nothing: the row is there at once."""
+    with transaction.atomic():
+        if connection.vendor == "sqlite":
+            with deferred_writes():
+                event = insert(_event("now"), defer=True)
+                assert event.pk is None or AuditEvent.objects.filter(pk=event.pk).exists()
+                assert AuditEvent.objects.filter(username="now").exists()
+        event = insert(_event("at-once"), defer=True)
+    assert event.pk is not None and AuditEvent.objects.filter(pk=event.pk).exists()
