@@ -10,7 +10,7 @@ Argon2 hashing throughput measured in the same run". This script measures
   (b) full two-step logins per second through the real views with Django's
       test Client: POST /login/ (username + password), then POST
       /login/code/ with the two Security Code Card codes of the pending
-      challenge;
+      challenge, both form-encoded as a browser sends them;
 
 interleaved in pairs, and reports logins/s divided by verifications/s
 (target >= 0.9). Only the hash calls and the two POSTs are timed; reading
