@@ -368,3 +368,18 @@ def test_store_create_and_delete(db):
         store.delete()
     assert _statements(run) == ["DELETE"]
     assert not exists(store.session_key)
+
+
+def test_SEC1_store_keys_are_32_random_characters_of_djangos_alphabet(db):
+    """ASVS 3.2.2: at least 64 bits of entropy; every character is used, none favoured."""
+    from collections import Counter
+
+    from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+
+    keys = [LeanStore()._get_new_session_key() for _ in range(3000)]
+    assert len(set(keys)) == len(keys)
+    assert all(len(key) == 32 and set(key) <= set(VALID_KEY_CHARS) for key in keys)
+    counts = Counter("".join(keys))
+    expected = 32 * len(keys) / len(VALID_KEY_CHARS)  # about 2667 per character
+    assert set(counts) == set(VALID_KEY_CHARS)
+    assert all(abs(count - expected) < 0.1 * expected for count in counts.values())
