@@ -265,14 +265,25 @@ def test_SEC1_store_new_session_is_one_insert_readable_by_djangos_store(db):
     assert SessionStore(store.session_key).load() == {"visited": True}
 
 
+def saved(**data) -> str:
+    """The key of a session saved by an earlier request."""
+    store = LeanStore()
+    store.update(data)
+    store.save()
+    return store.session_key
+
+
+def loaded(key: str) -> LeanStore:
+    """That session, loaded by the request at hand."""
+    store = LeanStore(key)
+    assert store.keys()  # reading it loads it
+    return store
+
+
 def test_SEC1_store_rotation_moves_the_row_in_one_update(db):
     """The old key stops working in the statement that writes the new one."""
-    store = LeanStore()
-    store["visited"] = True
-    store.save()
-    old = store.session_key
-    again = LeanStore(old)
-    assert again["visited"] is True
+    old = saved(visited=True)
+    again = loaded(old)
     again.cycle_key()
     again["step"] = 1
     with CaptureQueriesContext(connection) as run:
@@ -284,12 +295,8 @@ def test_SEC1_store_rotation_moves_the_row_in_one_update(db):
 
 
 def test_SEC1_store_rotation_of_a_vanished_row_inserts_a_new_one(db):
-    store = LeanStore()
-    store["visited"] = True
-    store.save()
-    old = store.session_key
-    again = LeanStore(old)
-    assert again["visited"] is True  # loaded in this request
+    old = saved(visited=True)
+    again = loaded(old)
     SessionStore(old).delete()  # ended elsewhere meanwhile
     again.cycle_key()
     again.save()
@@ -313,51 +320,43 @@ def test_store_second_save_in_a_request_writes_nothing_unless_modified(db):
 
 def test_SEC2_store_session_deleted_meanwhile_is_not_revived(db):
     """Django's contract: the save raises UpdateError (the middleware answers 400)."""
-    store = LeanStore()
-    store["a"] = 1
-    store.save()
-    again = LeanStore(store.session_key)
+    key = saved(a=1)
+    again = loaded(key)
     again["b"] = 2
-    SessionStore(store.session_key).delete()
+    SessionStore(key).delete()
     with pytest.raises(UpdateError):
         again.save()
-    assert not exists(store.session_key)
+    assert not exists(key)
 
 
 def test_SEC3_store_does_not_load_an_expired_session(db, clock):
-    store = LeanStore()
-    store["a"] = 1
-    store.save()
+    key = saved(a=1)
     clock.shift(timedelta(seconds=settings.SESSION_COOKIE_AGE + 1))
-    stale = LeanStore(store.session_key)
+    stale = LeanStore(key)
     assert stale.load() == {} and stale.session_key is None
     stale["b"] = 2
     stale.save()
-    assert stale.session_key != store.session_key
+    assert stale.session_key != key
 
 
 def test_SEC1_store_draws_another_key_when_one_is_taken(db):
-    taken = LeanStore()
-    taken["a"] = 1
-    taken.save()
+    taken = saved(a=1)
     store = LeanStore()
     store["b"] = 2
-    keys = iter([taken.session_key, "k" * 32])
+    keys = iter([taken, "k" * 32])
     with mock.patch.object(LeanStore, "_get_new_session_key", lambda self: next(keys)):
         store.save()
     assert store.session_key == "k" * 32
-    assert SessionStore(taken.session_key).load() == {"a": 1}  # untouched
+    assert SessionStore(taken).load() == {"a": 1}  # untouched
 
 
 def test_store_must_create_with_a_taken_key_raises_create_error(db):
-    taken = LeanStore()
-    taken["a"] = 1
-    taken.save()
-    store = LeanStore(taken.session_key)
+    taken = saved(a=1)
+    store = LeanStore(taken)
     store._session_cache = {"b": 2}
     with pytest.raises(CreateError):
         store.save(must_create=True)
-    assert SessionStore(taken.session_key).load() == {"a": 1}
+    assert SessionStore(taken).load() == {"a": 1}
 
 
 def test_store_create_and_delete(db):
