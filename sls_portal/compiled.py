@@ -29,12 +29,12 @@ cannot be relied on).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import threading
 import weakref
 from collections.abc import Callable
-import contextlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -48,11 +48,21 @@ Kind = type[str] | type[int] | type[datetime]
 
 # --- prepared statements ---------------------------------------------------------
 
-_names: dict[str, str] = {}  # SQL -> its statement name, the same on every connection
-_statements: dict[str, str] = {}  # and back
-_names_lock = threading.Lock()
-_EXECUTE = re.compile(r"EXECUTE (sls_\d+)\b")
+# A statement's name comes from its SQL, so every process gives the same SQL
+# the same name (and never one SQL's name to another).
+_statements: dict[str, str] = {}  # name -> SQL, for statement_of()
+_EXECUTE = re.compile(r"EXECUTE (sls_[0-9a-f]+)\b")
 _PLACEHOLDER = re.compile(r"%%|%s")
+# What the server says when a connection's prepared statements are not
+# what this process thinks: gone (a pooler, DISCARD ALL), already there, or
+# planned for a table whose columns changed since (a migration).
+_STALE = {"26000", "42P05", "0A000"}
+
+
+def _name(sql: str) -> str:
+    name = "sls_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+    _statements.setdefault(name, sql)
+    return name
 
 
 def _numbered(sql: str) -> tuple[str, int]:
@@ -75,44 +85,72 @@ def statement_of(sql: str) -> str:
     return _statements.get(match.group(1), sql) if match else sql
 
 
+def _psycopg2(connection) -> bool:
+    """Prepared statements and deferred writes are built on psycopg2's
+    client-side binding (mogrify, the last result of a multi-statement
+    query); with another driver the statements simply run as they are."""
+    return connection.vendor == "postgresql" and connection.Database.__name__ == "psycopg2"
+
+
 def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False) -> bool:
     """Run a fixed statement on a cursor of django.db; see the module's doc.
 
     The PREPARE goes straight to the driver (no execute wrapper counts it
     as a query); the EXECUTE goes through Django's cursor like any query.
-    A new database connection prepares its statements again.
+    A new database connection prepares its statements again, and so does
+    one whose server forgot them or planned them for columns that have
+    changed since (the statement that finds out fails; outside a
+    transaction it is retried at once).
 
     defer=True, inside deferred_writes(): the statement waits for the next
     round trip instead of making its own, and False is returned (the
     cursor then holds no result of it)."""
     connection = cursor.db
-    if connection.vendor == "postgresql" and getattr(settings, "DATABASE_PREPARED_STATEMENTS", True):
-        sql = _prepared(connection, sql, len(params))
+    prepared = _psycopg2(connection) and getattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
     queue = connection.__dict__.get("_sls_deferred") if defer else None
     if queue is not None:
-        queue.append((sql, params))
+        # Quoted now: a value changed after the call (a dict) is not what is written.
+        statement = _prepared(connection, sql, len(params)) if prepared else sql
+        with connection.connection.cursor() as raw:
+            queue.append(raw.mogrify(statement, params).decode())
         return False
-    cursor.execute(sql, params)
+    if not prepared:
+        cursor.execute(sql, params)
+        return True
+    try:
+        cursor.execute(_prepared(connection, sql, len(params)), params)
+    except DatabaseError as error:
+        if not _forget_if_stale(connection, error) or not connection.get_autocommit():
+            raise
+        cursor.execute(_prepared(connection, sql, len(params)), params)
+    return True
+
+
+def _forget_if_stale(connection, error: Exception) -> bool:
+    """After a stale-statement error: prepare everything anew, starting
+    with DEALLOCATE ALL at the next use. True if it was such an error."""
+    if getattr(error.__cause__, "pgcode", None) not in _STALE:
+        return False
+    connection.__dict__["_sls_prepared"] = (connection.connection, None)
     return True
 
 
 def _prepared(connection, sql: str, count: int) -> str:
     """The EXECUTE of sql's prepared statement on this connection."""
-    name = _names.get(sql)
-    if name is None:
-        with _names_lock:
-            name = _names.setdefault(sql, f"sls_{len(_names) + 1}")
-            _statements[name] = sql
+    name = _name(sql)
     raw = connection.connection
     state = connection.__dict__.get("_sls_prepared")
-    if state is None or state[0] is not raw:
+    if state is None or state[0] is not raw or state[1] is None:
+        with connection.wrap_database_errors, raw.cursor() as cursor:
+            if state is not None and state[0] is raw:
+                cursor.execute("DEALLOCATE ALL")  # after a stale-statement error
         state = connection.__dict__["_sls_prepared"] = (raw, set())
     if name not in state[1]:
         numbered, placeholders = _numbered(sql)
         if placeholders != count:
             raise ValueError(f"{placeholders} placeholders for {count} parameters")
-        with raw.cursor() as prepare:
-            prepare.execute(f"PREPARE {name} AS {numbered}")
+        with connection.wrap_database_errors, raw.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} AS {numbered}")
         state[1].add(name)
     return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 
@@ -126,63 +164,77 @@ def deferred_writes(using: str = DEFAULT_DB_ALIAS):
 
     A login step writes several rows whose ids or counts nobody reads (its
     attempt's outcome, its audit event, last_login). Inside this block,
-    execute(.., defer=True) queues such a statement; on PostgreSQL the
-    queue is sent with the next statement of any kind, in the same round
-    trip and in order (so a later read sees the writes), and what is left
-    is sent when the block ends, before the transaction commits, also when
-    an exception leaves it (unless a database error has doomed the
-    transaction). SQLite has no round trips to save: there nothing waits.
-    Nested blocks share the outer queue.
+    execute(.., defer=True) queues such a statement, its values quoted at
+    once; on PostgreSQL (psycopg2) the queue is sent with the next
+    statement of any kind, in the same round trip and in order (so a later
+    read sees the writes, and the statement's own result and row count are
+    what the cursor holds), and what is left is sent when the block ends,
+    before the transaction commits, also when an exception leaves it. A
+    failing write is reported by the statement it travelled with, or, at
+    the end, raised (chained to an exception on its way out, if any), so a
+    caller never commits a transaction that lost it. SQLite has no round
+    trips to save: there nothing waits. Nested blocks share the outer queue.
     """
     connection = connections[using]
-    if connection.vendor != "postgresql" or connection.__dict__.get("_sls_deferred") is not None:
+    if not _psycopg2(connection) or connection.__dict__.get("_sls_deferred") is not None:
         yield
         return
     if not connection.in_atomic_block:
         raise TransactionManagementError("deferred_writes() must run inside a transaction")
-    queue: list[tuple[str, list | tuple]] = []
+    queue: list[str] = []
     connection.__dict__["_sls_deferred"] = queue
     try:
         with connection.execute_wrapper(_ride_along(queue)):
             try:
                 yield
             except BaseException:
-                # The caller may catch this and commit: the writes must not
-                # be lost then. After a database error the transaction is
-                # lost anyway, and that error is the one to report.
-                if queue and not connection.needs_rollback:
-                    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                        cursor.execute(_without_placeholders(connection, queue))
+                # The caller may catch this and commit: the writes must not be
+                # lost then. After a database error the transaction is lost
+                # anyway, and that error is the one to report.
+                if queue and not connection.needs_rollback and not _failed(connection):
+                    _send(connection, queue)
                 raise
             if queue:
-                with connection.cursor() as cursor:
-                    cursor.execute(_without_placeholders(connection, queue))
+                _send(connection, queue)
     finally:
         connection.__dict__["_sls_deferred"] = None
 
 
-def _without_placeholders(connection, queue: list) -> str:
-    """The queued statements as one literal SQL text (the driver quotes the values)."""
-    with connection.connection.cursor() as raw:
-        text = "".join(raw.mogrify(sql, params).decode() + "; " for sql, params in queue)
+def _failed(connection) -> bool:
+    """The server has already aborted this transaction (a statement failed)."""
+    from psycopg2.extensions import TRANSACTION_STATUS_INERROR
+
+    return connection.connection.get_transaction_status() == TRANSACTION_STATUS_INERROR
+
+
+def _send(connection, queue: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_joined(queue))  # the wrapper finds the queue empty
+
+
+def _joined(queue: list[str]) -> str:
+    text = "".join(statement + "; " for statement in queue)
     queue.clear()
     return text
 
 
-def _ride_along(queue: list):
+def _ride_along(queue: list[str]):
     def wrapper(execute, sql, params, many, context):
         if not queue:
             return execute(sql, params, many, context)
-        text = _without_placeholders(context["connection"], queue)
-        if many:
-            execute(text, None, False, context)
-            return execute(sql, params, many, context)
-        if params is None:
-            return execute(text + sql, None, many, context)
-        return execute(text.replace("%", "%%") + sql, params, many, context)
+        text = _joined(queue)
+        try:
+            if many:
+                execute(text, None, False, context)
+                return execute(sql, params, many, context)
+            if params is None:
+                return execute(text + sql, None, many, context)
+            return execute(text.replace("%", "%%") + sql, params, many, context)
+        except DatabaseError as error:
+            _forget_if_stale(context["connection"], error)
+            raise
 
     return wrapper
-
 
 
 class _Compiled:
@@ -322,6 +374,8 @@ def insert(obj, using: str = DEFAULT_DB_ALIAS, *, defer: bool = False):
     receivers. Returns the instance, with its primary key set, unless
     defer=True let the INSERT wait inside deferred_writes() (no key then).
     """
+    if obj.pk is not None and type(obj)._meta.pk.db_returning:
+        raise ValueError(f"insert() makes new rows; this {type(obj).__name__} has a primary key already")
     connection = connections[using]
     per_model = _inserts.get(connection)
     if per_model is None:

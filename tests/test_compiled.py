@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +16,7 @@ from django.utils import timezone
 from accounts import login as flow
 from accounts.models import AuditEvent, LoginGuard, PendingLogin, User
 from devices.models import active_binding_for
-from sls_portal.compiled import CompiledQuery, FixedUpdate, _numbered, deferred_writes, insert, statement_of
+from sls_portal.compiled import CompiledQuery, FixedUpdate, _name, _numbered, deferred_writes, insert, statement_of
 from tests.conftest import PASSWORD
 
 
@@ -232,13 +233,105 @@ def test_deferred_writes_need_a_transaction(postgresql):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deferred_writes_run_at_once_on_sqlite_or_outside_a_block(alice):
-    """Without a block (or on SQLite) defer=True changes nothing: the row is there at once."""
-    with transaction.atomic():
-        if connection.vendor == "sqlite":
-            with deferred_writes():
-                event = insert(_event("now"), defer=True)
-                assert event.pk is None or AuditEvent.objects.filter(pk=event.pk).exists()
-                assert AuditEvent.objects.filter(username="now").exists()
-        event = insert(_event("at-once"), defer=True)
+def test_deferred_writes_run_at_once_outside_a_block_and_on_sqlite(alice):
+    """defer=True changes nothing without a block, or on SQLite: the row is there at once."""
+    event = insert(_event("at-once"), defer=True)
     assert event.pk is not None and AuditEvent.objects.filter(pk=event.pk).exists()
+    if connection.vendor == "sqlite":
+        with transaction.atomic(), deferred_writes():
+            event = insert(_event("sqlite"), defer=True)
+            assert event.pk is not None and AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_deferred_writes_keep_their_order_and_the_values_of_the_call(postgresql, alice, clock):
+    first, second = timezone.now(), timezone.now() + timedelta(minutes=1)
+    last_login = FixedUpdate(User, set=["last_login"], where=["pk"])
+    details = {"step": 1}
+    with transaction.atomic(savepoint=False), deferred_writes():
+        insert(AuditEvent(action="test.deferred", username="alice", details=details), defer=True)
+        details["step"] = 2  # after the call: not what is written
+        last_login.run(last_login=first, where_pk=alice.pk, defer=True)
+        last_login.run(last_login=second, where_pk=alice.pk, defer=True)
+    alice.refresh_from_db()
+    assert alice.last_login == second
+    assert AuditEvent.objects.get(action="test.deferred").details == {"step": 1}
+
+
+def test_a_statement_behind_deferred_writes_keeps_its_own_row_count(postgresql, alice, clock):
+    """Step 2's consume UPDATE decides who owns a challenge by its row count."""
+    now = timezone.now()
+    pending = insert(PendingLogin(user=alice, created_at=now, expires_at=now, challenge={}))
+    consume = FixedUpdate(PendingLogin, set=["finished_at"], where=["pk", "finished_at__isnull"])
+    with transaction.atomic(savepoint=False), deferred_writes():
+        insert(_event("a"), defer=True)
+        insert(_event("b"), defer=True)
+        assert consume.run(finished_at=now, where_pk=pending.pk) == 1
+        insert(_event("c"), defer=True)
+        assert consume.run(finished_at=now, where_pk=pending.pk) == 0
+
+
+def test_deferred_writes_ride_with_a_statement_without_parameters(postgresql, clock):
+    """A SAVEPOINT has no parameters: the queued values are not %-formatted then."""
+    with transaction.atomic(savepoint=False), deferred_writes():
+        insert(AuditEvent(action="test.deferred", username="50%", details={"x": "%s %%"}), defer=True)
+        with transaction.atomic():  # SAVEPOINT .. RELEASE
+            pass
+    stored = AuditEvent.objects.get(action="test.deferred")
+    assert stored.username == "50%" and stored.details == {"x": "%s %%"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_deferred_write_is_never_committed_silently(postgresql, alice):
+    """The caller catches its own exception and commits: the lost write must surface."""
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LoginGuard.objects.create(username="written-before")
+        with contextlib.suppress(RuntimeError), deferred_writes():
+            insert(AuditEvent(action="test.deferred", rule="far too long for eight"), defer=True)
+            raise RuntimeError("a refusal, caught by the view")
+    assert not LoginGuard.objects.filter(username="written-before").exists()
+
+
+def test_a_failing_deferred_write_fails_its_block(postgresql, clock):
+    with pytest.raises(DatabaseError), transaction.atomic(), deferred_writes():
+        insert(AuditEvent(action="test.deferred", rule="far too long for eight"), defer=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_forgotten_by_the_server_are_prepared_again(postgresql, alice):
+    """A pooler or DISCARD ALL: outside a transaction the statement is retried at once."""
+    query = by_name()
+    assert query.first(username="alice").pk == alice.pk
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert query.first(username="alice").pk == alice.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_planned_for_old_columns_are_prepared_again(postgresql, alice):
+    """A migration changed a column: the first statement inside a transaction fails,
+    every later one works (the connection's statements are dropped and prepared anew)."""
+    query = by_name()
+    assert query.first(username="alice").pk == alice.pk
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE accounts_user ALTER COLUMN first_name TYPE varchar(151)")
+    try:
+        with pytest.raises(DatabaseError), transaction.atomic():
+            query.first(username="alice")
+        with transaction.atomic():
+            assert query.first(username="alice").pk == alice.pk
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_user ALTER COLUMN first_name TYPE varchar(150)")
+
+
+def test_statement_names_come_from_the_sql():
+    """Every process gives one SQL the same name, and two SQLs two names."""
+    assert _name("SELECT 1") == _name("SELECT 1") != _name("SELECT 2")
+    assert statement_of(f"EXECUTE {_name('SELECT 1')}") == "SELECT 1"
+
+
+def test_insert_refuses_an_instance_that_has_a_primary_key(alice, clock):
+    now = timezone.now()
+    pending = insert(PendingLogin(user=alice, created_at=now, expires_at=now))
+    with pytest.raises(ValueError):
+        insert(pending)
