@@ -12,14 +12,16 @@ This store keeps Django's table, data format and semantics, with fixed SQL:
   another key is drawn;
 - a rotated key: the row is moved to its new key when the session is
   saved, by the same UPDATE that writes its data, so the old key stops
-  working in that statement; if the old row is gone, the new one is
-  inserted;
+  working in that statement;
 - a save: one UPDATE; a row deleted meanwhile (logout elsewhere) raises
-  UpdateError, as Django's store does;
+  UpdateError, as Django's store does, and so does the move of a deleted
+  row: a session ended elsewhere is never written back under a new key;
 - delete: one DELETE, at once (logout, flush).
 
 Inside a caller's transaction the save commits with it, so a login step
-that saves its session in its own transaction pays for a single commit.
+that saves its session in its own transaction pays for a single commit;
+the middleware's save at the end of that request then finds nothing new
+to write and skips it.
 """
 
 from __future__ import annotations
@@ -69,9 +71,9 @@ class SessionStore(SessionBase):
         super().__init__(session_key)
         # The key under which this session's row is stored, if it is.
         self._stored_key: str | None = None
-        # Saved in this request and not modified since: a second save (the
-        # middleware's, with SESSION_SAVE_EVERY_REQUEST) has nothing to write.
-        self._clean = False
+        # What the last save in this request wrote (key, data): the same save
+        # again (the middleware's, with SESSION_SAVE_EVERY_REQUEST) is skipped.
+        self._written: tuple[str, str] | None = None
 
     @classmethod
     def get_model_class(cls):
@@ -107,27 +109,31 @@ class SessionStore(SessionBase):
         self.modified = True
 
     def save(self, must_create: bool = False) -> None:
-        if self._clean and not self.modified and not must_create:
-            return
         # Loading may find the key dead and forget it: a new row then.
-        session = self._get_session(no_load=must_create)
-        data, expiry = self.encode(session), self.get_expiry_date()
+        data = self.encode(self._get_session(no_load=must_create))
+        if not must_create and self.session_key is not None and self._written == (self.session_key, data):
+            return  # written by this request already, as it is
+        expiry = self.get_expiry_date()
         if self.session_key is not None and not must_create:
             if not _run("update", [self.session_key, data, expiry, self.session_key], write=True)[0]:
                 raise UpdateError  # deleted meanwhile (logged out elsewhere)
-        elif not self._move(data, expiry, must_create):
+        elif self._stored_key is not None and not must_create:
+            self._move(data, expiry)
+        else:
             self._insert(data, expiry, must_create)
         self._stored_key = self.session_key
-        self.modified = False
-        self._clean = True
+        self._written = (self.session_key, data)
 
-    def _move(self, data: str, expiry: datetime, must_create: bool) -> bool:
-        """A rotated key: move the stored row to a new key. False if there
-        is no stored row to move."""
-        if must_create or self.session_key is not None or self._stored_key is None:
-            return False
-        self._session_key = self._get_new_session_key()
-        return bool(_run("update", [self.session_key, data, expiry, self._stored_key], write=True)[0])
+    def _move(self, data: str, expiry: datetime) -> None:
+        """A rotated key: the stored row moves to a new key, so the old key
+        stops working in the statement that writes the data. A row deleted
+        meanwhile (logged out elsewhere) is not brought back: UpdateError,
+        as for any save of a deleted session."""
+        new_key = self._get_new_session_key()
+        if not _run("update", [new_key, data, expiry, self._stored_key], write=True)[0]:
+            self._stored_key = None
+            raise UpdateError
+        self._session_key = new_key
 
     def _insert(self, data: str, expiry: datetime, must_create: bool) -> None:
         drawn = self.session_key is None
@@ -141,8 +147,7 @@ class SessionStore(SessionBase):
             drawn = True
 
     def cycle_key(self) -> None:
-        """A new key for the same data; the row moves to it when saved, in
-        the statement that writes the data (the old key then stops working)."""
+        """A new key for the same data, drawn and stored when the session is saved."""
         data = self._session
         self._session_key = None
         self._session_cache = data
@@ -150,12 +155,14 @@ class SessionStore(SessionBase):
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
-            if self.session_key is None:
+            # After cycle_key() the row is still under its old key.
+            session_key = self.session_key or self._stored_key
+            if session_key is None:
                 return
-            session_key = self.session_key
         _run("delete", [session_key], write=True)
         if session_key == self._stored_key:
             self._stored_key = None
+        self._written = None
 
     @classmethod
     def clear_expired(cls) -> None:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -36,6 +38,24 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
     ):
         return candidate
     return None
+
+
+def _save_session(request: HttpRequest) -> None:
+    """Save the session inside the login step's transaction (one commit).
+
+    A session ended meanwhile (logout in another tab) is not revived: the
+    step is rolled back and the answer is Django's 400, as when the
+    middleware's own save finds the session gone."""
+    try:
+        request.session.save()
+    except UpdateError:
+        # What the step put in memory (the login) must not be saved by the
+        # middleware under a new key after the rollback: nothing is kept.
+        request.session.flush()
+        raise SessionInterrupted(
+            "The request's session was deleted before the request completed. "
+            "The user may have logged out in a concurrent request, for example."
+        ) from None
 
 
 def _finish(request: HttpRequest, user, binding=None) -> HttpResponse:
@@ -75,7 +95,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 else:
                     request.session[PENDING] = step.pending.pk
                     response = redirect("login-code")
-                request.session.save()
+                _save_session(request)
                 return response
 
             try:
@@ -131,7 +151,7 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
                     request.session.pop(PENDING, None)
                     response = _finish(request, user, binding)
                     # The rotated session commits with the login it records.
-                    request.session.save()
+                    _save_session(request)
                     return response
             if refusal.code in ("locked_out", "login_token_invalid"):
                 request.session.pop(PENDING, None)
