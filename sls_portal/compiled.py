@@ -55,8 +55,10 @@ _EXECUTE = re.compile(r"EXECUTE (sls_[0-9a-f]+)\b")
 _PLACEHOLDER = re.compile(r"%%|%s")
 # What the server says when a connection's prepared statements are not
 # what this process thinks: gone (a pooler, DISCARD ALL), already there, or
-# planned for a table whose columns changed since (a migration).
-_STALE = {"26000", "42P05", "0A000"}
+# planned for a table whose columns changed since (a migration; 0A000 is
+# "feature not supported" in general, so its message is checked too).
+_STALE = {"26000", "42P05"}
+_CHANGED_COLUMNS = ("0A000", "cached plan must not change result type")
 
 
 def _name(sql: str) -> str:
@@ -109,8 +111,12 @@ def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False) -> b
     prepared = _psycopg2(connection) and getattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
     queue = connection.__dict__.get("_sls_deferred") if defer else None
     if queue is not None:
+        try:
+            statement = _prepared(connection, sql, len(params)) if prepared else sql
+        except DatabaseError as error:
+            _forget_if_stale(connection, error)
+            raise
         # Quoted now: a value changed after the call (a dict) is not what is written.
-        statement = _prepared(connection, sql, len(params)) if prepared else sql
         with connection.connection.cursor() as raw:
             queue.append(raw.mogrify(statement, params).decode())
         return False
@@ -129,7 +135,9 @@ def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False) -> b
 def _forget_if_stale(connection, error: Exception) -> bool:
     """After a stale-statement error: prepare everything anew, starting
     with DEALLOCATE ALL at the next use. True if it was such an error."""
-    if getattr(error.__cause__, "pgcode", None) not in _STALE:
+    cause = error.__cause__
+    code, message = getattr(cause, "pgcode", None), getattr(cause, "pgerror", None) or ""
+    if code not in _STALE and not (code == _CHANGED_COLUMNS[0] and _CHANGED_COLUMNS[1] in message):
         return False
     connection.__dict__["_sls_prepared"] = (connection.connection, None)
     return True
@@ -201,10 +209,15 @@ def deferred_writes(using: str = DEFAULT_DB_ALIAS):
 
 
 def _failed(connection) -> bool:
-    """The server has already aborted this transaction (a statement failed)."""
-    from psycopg2.extensions import TRANSACTION_STATUS_INERROR
+    """The transaction is lost already (a statement failed, or the
+    connection broke): nothing more can be written in it, and Django is
+    told so (no later query, no commit)."""
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS
 
-    return connection.connection.get_transaction_status() == TRANSACTION_STATUS_INERROR
+    if connection.connection.get_transaction_status() in (TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS):
+        return False
+    connection.needs_rollback = True
+    return True
 
 
 def _send(connection, queue: list[str]) -> None:
@@ -220,10 +233,15 @@ def _joined(queue: list[str]) -> str:
 
 def _ride_along(queue: list[str]):
     def wrapper(execute, sql, params, many, context):
-        if not queue:
-            return execute(sql, params, many, context)
-        text = _joined(queue)
         try:
+            if not queue:
+                return execute(sql, params, many, context)
+            if sql.lstrip()[:8].upper() == "ROLLBACK":
+                # ROLLBACK TO SAVEPOINT: what was queued since the savepoint
+                # (the SAVEPOINT carried what came before) is undone unsent.
+                queue.clear()
+                return execute(sql, params, many, context)
+            text = _joined(queue)
             if many:
                 execute(text, None, False, context)
                 return execute(sql, params, many, context)
@@ -374,8 +392,8 @@ def insert(obj, using: str = DEFAULT_DB_ALIAS, *, defer: bool = False):
     receivers. Returns the instance, with its primary key set, unless
     defer=True let the INSERT wait inside deferred_writes() (no key then).
     """
-    if obj.pk is not None and type(obj)._meta.pk.db_returning:
-        raise ValueError(f"insert() makes new rows; this {type(obj).__name__} has a primary key already")
+    if not obj._state.adding or (obj.pk is not None and type(obj)._meta.pk.db_returning):
+        raise ValueError(f"insert() makes new rows; this {type(obj).__name__} is stored already")
     connection = connections[using]
     per_model = _inserts.get(connection)
     if per_model is None:

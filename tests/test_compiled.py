@@ -335,3 +335,58 @@ def test_insert_refuses_an_instance_that_has_a_primary_key(alice, clock):
     pending = insert(PendingLogin(user=alice, created_at=now, expires_at=now))
     with pytest.raises(ValueError):
         insert(pending)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_deferred_write_fails_once(postgresql, alice):
+    """Statements the server forgot, found by the write sent at a block's end:
+    that block fails, the next one prepares them again."""
+    with transaction.atomic(), deferred_writes():
+        insert(_event("prepared"), defer=True)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    failures = 0
+    for attempt in range(3):
+        try:
+            with transaction.atomic(), deferred_writes():
+                insert(_event(f"try {attempt}"), defer=True)
+        except DatabaseError:
+            failures += 1
+    assert failures == 1
+    assert AuditEvent.objects.filter(username__startswith="try ").count() == 2
+
+
+def test_writes_queued_since_a_savepoint_are_undone_with_it(postgresql, clock):
+    """Even when the savepoint's transaction failed meanwhile (a PREPARE that
+    failed on the driver's own cursor, say): the queue is not sent in front
+    of ROLLBACK TO SAVEPOINT, which would then fail too."""
+    with transaction.atomic(savepoint=False), deferred_writes():
+        insert(_event("kept"), defer=True)
+        with contextlib.suppress(DatabaseError), transaction.atomic():  # SAVEPOINT carries "kept"
+            insert(_event("undone"), defer=True)
+            with connection.wrap_database_errors, connection.connection.cursor() as raw:
+                raw.execute("SELECT 1 / 0")  # not through Django's cursor: nothing rides along
+    assert list(AuditEvent.objects.values_list("username", flat=True)) == ["kept"]
+
+
+def test_only_stale_statement_errors_drop_the_prepared_statements(postgresql):
+    from sls_portal.compiled import _forget_if_stale
+
+    def error(code: str, message: str) -> DatabaseError:
+        failure = DatabaseError(message)
+        failure.__cause__ = type("PgError", (Exception,), {"pgcode": code, "pgerror": message})()
+        return failure
+
+    assert _forget_if_stale(connection, error("26000", "prepared statement does not exist"))
+    assert _forget_if_stale(connection, error("0A000", "ERROR: cached plan must not change result type"))
+    assert not _forget_if_stale(connection, error("0A000", "FOR UPDATE cannot be applied to the nullable side"))
+    assert not _forget_if_stale(connection, error("23505", "duplicate key value"))
+
+
+def test_insert_refuses_an_instance_inserted_already_even_deferred(postgresql, clock):
+    event = _event("once")
+    with transaction.atomic(savepoint=False), deferred_writes():
+        insert(event, defer=True)
+        with pytest.raises(ValueError):
+            insert(event, defer=True)
+    assert AuditEvent.objects.filter(username="once").count() == 1
