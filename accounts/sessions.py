@@ -146,6 +146,13 @@ class SessionStore(SessionBase):
                 raise CreateError  # the caller's key is taken
             drawn = True
 
+    def save_as_new(self) -> None:
+        """Store the session as a new row under a new key, whatever became
+        of the row it was loaded from."""
+        self._stored_key = None
+        self._session_key = None
+        self.save(must_create=True)
+
     def cycle_key(self) -> None:
         """A new key for the same data, drawn and stored when the session is saved."""
         data = self._session

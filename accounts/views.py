@@ -40,15 +40,21 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
     return None
 
 
-def _save_session(request: HttpRequest) -> None:
+def _save_session(request: HttpRequest, *, new_if_gone: bool = False) -> None:
     """Save the session inside the login step's transaction (one commit).
 
     A session ended meanwhile (logout in another tab) is not revived: the
     step is rolled back and the answer is Django's 400, as when the
-    middleware's own save finds the session gone."""
+    middleware's own save finds the session gone. new_if_gone=True (step 1,
+    whose session holds nothing from before but an anonymous visit): a
+    concurrent request moved or ended that visit's row (a double-clicked
+    form), and this verified password step gets a session of its own."""
     try:
         request.session.save()
     except UpdateError:
+        if new_if_gone:
+            request.session.save_as_new()
+            return
         # What the step put in memory (the login) must not be saved by the
         # middleware under a new key after the rollback: nothing is kept.
         request.session.flush()
@@ -95,7 +101,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 else:
                     request.session[PENDING] = step.pending.pk
                     response = redirect("login-code")
-                _save_session(request)
+                # Any authenticated session was flushed above: what moves is a visit's.
+                _save_session(request, new_if_gone=True)
                 return response
 
             try:

@@ -427,3 +427,29 @@ def test_SEC2_session_ended_during_step_two_is_not_revived(web, alice, clock):
     assert not web.cookies[settings.SESSION_COOKIE_NAME].value
     assert not AuditEvent.objects.filter(action="login", username="alice").exists()  # rolled back
     assert web.get("/").status_code == 302
+
+
+def test_SEC1_double_clicked_login_form_still_logs_in(web, alice, clock):
+    """Two POSTs of the password form overlap: the first moves the visit's row
+    while the second hashes; the second still gets a session of its own."""
+    from accounts import login as flow
+
+    visit = web.session
+    visit["visited"] = True
+    visit.save()
+    web.cookies[settings.SESSION_COOKIE_NAME] = visit.session_key
+    real = flow.check_password
+
+    def first_click_finished_meanwhile(*args, **kwargs):
+        Session.objects.filter(pk=visit.session_key).update(session_key="moved-by-the-first-click")
+        return real(*args, **kwargs)
+
+    web.get("/login/")
+    data = {"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": web.cookies["csrftoken"].value}
+    with mock.patch.object(flow, "check_password", first_click_finished_meanwhile):
+        response = web.post("/login/", data)
+    assert response.status_code == 302 and response.url == "/login/code/"
+    key = session_key(web)
+    assert key not in (visit.session_key, "moved-by-the-first-click") and exists(key)
+    codes = card_codes_for(alice, pending_positions(web))
+    assert csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]}).url == "/"
