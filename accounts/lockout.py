@@ -19,10 +19,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from sls_portal.compiled import CompiledQuery, FixedUpdate, execute, insert
+from sls_portal.compiled import CompiledQuery, FixedUpdate, deferred_writes, execute, insert
 
 from .models import LoginAttempt, LoginGuard
 
@@ -51,24 +52,6 @@ class Reservation:
     clean: bool = False
 
 
-_GUARD_FOR_UPDATE = CompiledQuery(lambda username: LoginGuard.objects.select_for_update().filter(username=username), username=str)
-
-
-def _guard_for_update(username: str, *, unless_throttled: tuple | None = None) -> LoginGuard | None:
-    """The row lock on a username seen before; for a new one, an INSERT ..
-    ON CONFLICT DO NOTHING first, so concurrent first attempts share a row.
-
-    unless_throttled=(ip, now): None instead of a new row for an address
-    over its limit, so an address spraying usernames stores nothing."""
-    guard = _GUARD_FOR_UPDATE.first(username=username)
-    if guard is None:
-        if unless_throttled and _throttled(*unless_throttled):
-            return None
-        LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
-        guard = _GUARD_FOR_UPDATE.first(username=username)
-    return guard
-
-
 # The two counts every attempt makes, as fixed SQL: the ORM would compile
 # them anew at every login, which costs more than running them. Both read
 # only indexed columns: (guard, at) and (ip, at).
@@ -82,8 +65,49 @@ _ADDRESS_SQL = (
     f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
     f" AND outcome IN {_COUNTED} LIMIT %s) recent"
 )
-# A reservation asks both in one round trip.
-_BOTH_SQL = f"SELECT ({_FAILURES_SQL}), ({_ADDRESS_SQL})"
+_GUARDS = LoginGuard._meta.db_table
+
+
+def _guard_state(username: str, window_start: datetime, pending_since: datetime, ip: str, address_since: datetime,
+                 address_limit: int):
+    """The username's guard with its failures (and live reservations) since
+    the window opened or the count was reset, and the address's failures."""
+    failures = RawSQL(
+        f"SELECT COUNT(*) FROM {_ATTEMPTS} a WHERE a.guard_id = {_GUARDS}.id"
+        f" AND a.at > CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
+        f" AND (a.outcome IN {_COUNTED} OR (a.outcome = '{Outcome.PENDING}' AND a.at > %s))",
+        [_at(window_start), _at(window_start), _at(pending_since)],
+        output_field=IntegerField(),
+    )
+    from_address = RawSQL(_ADDRESS_SQL, [ip, _at(address_since), address_limit], output_field=IntegerField())
+    return LoginGuard.objects.filter(username=username).annotate(failures=failures, from_address=from_address)
+
+
+_GUARD_STATE = CompiledQuery(
+    _guard_state, username=str, window_start=datetime, pending_since=datetime, ip=str, address_since=datetime,
+    address_limit=int,
+)
+# Taken ahead of the read above, in the same round trip on PostgreSQL
+# (deferred_writes): each statement of a query string takes its own
+# snapshot there, so the read sees every attempt committed by whoever held
+# the lock before. SQLite takes its write lock at BEGIN (IMMEDIATE).
+_LOCK_SQL = f"SELECT 1 FROM {_GUARDS} WHERE username = %s FOR UPDATE"
+
+
+def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
+    """The guard, locked until the transaction ends, with .failures and
+    .from_address read under the lock; None for a username never seen."""
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            execute(cursor, _LOCK_SQL, [username], defer=True)
+    return _GUARD_STATE.first(
+        username=username,
+        window_start=now - _rule("LOCKOUT_WINDOW"),
+        pending_since=now - _rule("ATTEMPT_RESERVATION_TTL"),
+        ip=ip,
+        address_since=now - _rule("ADDRESS_FAILURES_WINDOW"),
+        address_limit=_rule("ADDRESS_FAILURES_LIMIT"),
+    )
 
 
 def _count(sql: str, params: list) -> int:
@@ -139,15 +163,20 @@ def reserve(
     query.
     """
     address = ip if throttle_address else None  # NULL matches no row
-    with transaction.atomic(savepoint=False):
-        guard = _guard_for_update(username, unless_throttled=(address, now))
+    with transaction.atomic(savepoint=False), deferred_writes():
+        guard = _locked_guard(username, address, now)
         if guard is None:
-            return Reservation(None, None, throttled=True)
-        with connection.cursor() as cursor:
-            execute(cursor, _BOTH_SQL, _failure_params(guard, now, with_pending=True) + _address_params(address, now))
-            failures, from_address = cursor.fetchone()
-        if from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
+            # A username never seen: its row, with INSERT .. ON CONFLICT DO
+            # NOTHING so concurrent first attempts share it; none for an
+            # address over its limit, so an address spraying usernames
+            # stores nothing.
+            if _throttled(address, now):
+                return Reservation(None, None, throttled=True)
+            LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
+            guard = _locked_guard(username, address, now)
+        if guard.from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
             return Reservation(guard.pk, None, throttled=True)
+        failures = guard.failures
         refuse = guard.is_locked(now) or failures >= _rule("LOCKOUT_FAILURES")
         attempt = LoginAttempt(guard=guard, at=now, step=step, ip=ip, channel=channel, outcome=Outcome.PENDING)
         if refuse:

@@ -16,8 +16,10 @@ converters from the database (JSON, datetimes on SQLite, booleans).
 
 The builder receives placeholders (sentinel values of the declared types:
 str, int or datetime) and must use each of them at least once; the values
-given at run time replace them in the compiled parameters. The query must
-not depend on anything else that changes between runs.
+given at run time (of that type, or None) replace them in the compiled
+parameters. The query must not depend on anything else that changes
+between runs. A datetime placeholder given to RawSQL must be adapted by
+the builder as the ORM adapts it (connection.ops.adapt_datetimefield_value).
 
 `insert()` and `FixedUpdate` do the same for the rows a login writes, and
 `execute()` runs any of these fixed statements: on PostgreSQL as a prepared
@@ -168,10 +170,11 @@ def _prepared(connection, sql: str, count: int) -> str:
 
 @contextmanager
 def deferred_writes(using: str = DEFAULT_DB_ALIAS):
-    """Inside a transaction: writes whose results nobody reads ride along.
+    """Inside a transaction: statements whose results nobody reads ride along.
 
     A login step writes several rows whose ids or counts nobody reads (its
-    attempt's outcome, its audit event, last_login). Inside this block,
+    attempt's outcome, its audit event, last_login), and takes a row lock
+    ahead of the read it guards (accounts/lockout.py). Inside this block,
     execute(.., defer=True) queues such a statement, its values quoted at
     once; on PostgreSQL (psycopg2) the queue is sent with the next
     statement of any kind, in the same round trip and in order (so a later
@@ -285,6 +288,8 @@ class _Compiled:
 
 
 def _adapt(kind: Kind, value, connection):
+    if value is None:
+        return None  # NULL: matches nothing with =
     if kind is datetime:
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")

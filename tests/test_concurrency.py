@@ -74,7 +74,10 @@ def hash_counter(monkeypatch) -> Counter:
 
 
 def test_L3_fifty_simultaneous_wrong_passwords_hash_exactly_ten(alice, hash_counter):
-    """ARCHITECTURE.md principle 6: every attempt is counted, exactly 10 hashes, 40 refused unhashed."""
+    """ARCHITECTURE.md principle 6: every attempt is counted, exactly 10 hashes, 40 refused unhashed.
+
+    It also fails (all 50 hashed) if the counts are read by the statement
+    that takes the row lock: that statement's snapshot predates the wait."""
 
     def wrong_password(index: int) -> str:
         try:
