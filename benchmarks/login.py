@@ -26,7 +26,7 @@ SQLite file by default, or, when DATABASE_URL is set, a new database on
 that server (bench_<name>_<pid>), dropped afterwards. The results go to
 benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/login.py [--iterations 30] [--check] [--profile]
+    .venv/bin/python benchmarks/login.py [--iterations 60] [--check] [--profile]
     make bench [BENCH_ARGS="--check"]
 
 Below the target, it profiles logins with cProfile and records where the
@@ -70,7 +70,7 @@ LATEST = "## Latest run on "  # + the database's name: one section per database
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=30, help="timed logins and timed hashes, each (default 30)")
+    parser.add_argument("--iterations", type=int, default=60, help="timed logins and timed hashes, each (default 60)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed logins and hashes first (default 3)")
     parser.add_argument("--check", action="store_true", help=f"exit 1 if the ratio is below {TARGET}")
     parser.add_argument("--profile", action="store_true", help="profile logins even when the target is met")

@@ -63,9 +63,15 @@ _STALE = {"26000", "42P05"}
 _CHANGED_COLUMNS = ("0A000", "cached plan must not change result type")
 
 
+_names: dict[str, str] = {}  # SQL -> name
+
+
 def _name(sql: str) -> str:
-    name = "sls_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
-    _statements.setdefault(name, sql)
+    name = _names.get(sql)
+    if name is None:
+        name = "sls_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+        _statements.setdefault(name, sql)
+        _names[sql] = name
     return name
 
 
