@@ -52,31 +52,35 @@ class Reservation:
     clean: bool = False
 
 
-# The two counts every attempt makes, as fixed SQL: the ORM would compile
-# them anew at every login, which costs more than running them. Both read
-# only indexed columns: (guard, at) and (ip, at).
+# The two counts every attempt makes, as fixed SQL. Each stops at its
+# limit (only "has it reached the limit?" matters), so neither costs more
+# with a longer history: the username's rows since its last reset walk
+# the (guard, at) index; the address's counted rows have an index of their
+# own (attempt_ip_at_counted: the successes of a busy office's address
+# are not in it).
 _ATTEMPTS = LoginAttempt._meta.db_table
 _COUNTED = "(%s)" % ", ".join(f"'{outcome}'" for outcome in LoginAttempt.COUNTED_OUTCOMES)
 _FAILURES_SQL = (
-    f"SELECT COUNT(*) FROM {_ATTEMPTS} WHERE guard_id = %s AND at > %s"
-    f" AND (outcome IN {_COUNTED} OR (%s AND outcome = '{Outcome.PENDING}' AND at > %s))"
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE guard_id = %s AND at > %s"
+    f" AND (outcome IN {_COUNTED} OR (%s AND outcome = '{Outcome.PENDING}' AND at > %s)) LIMIT %s) counted"
 )
 _ADDRESS_SQL = (
     f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
-    f" AND outcome IN {_COUNTED} LIMIT %s) recent"
+    f" AND outcome IN {_COUNTED} LIMIT %s) counted"
 )
 _GUARDS = LoginGuard._meta.db_table
 
 
-def _guard_state(username: str, window_start: datetime, pending_since: datetime, ip: str, address_since: datetime,
-                 address_limit: int):
+def _guard_state(username: str, window_start: datetime, pending_since: datetime, failures_limit: int, ip: str,
+                 address_since: datetime, address_limit: int):
     """The username's guard with its failures (and live reservations) since
-    the window opened or the count was reset, and the address's failures."""
+    the window opened or the count was reset, and the address's failures,
+    each counted up to its limit."""
     failures = RawSQL(
-        f"SELECT COUNT(*) FROM {_ATTEMPTS} a WHERE a.guard_id = {_GUARDS}.id"
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} a WHERE a.guard_id = {_GUARDS}.id"
         f" AND a.at > CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
-        f" AND (a.outcome IN {_COUNTED} OR (a.outcome = '{Outcome.PENDING}' AND a.at > %s))",
-        [_at(window_start), _at(window_start), _at(pending_since)],
+        f" AND (a.outcome IN {_COUNTED} OR (a.outcome = '{Outcome.PENDING}' AND a.at > %s)) LIMIT %s) counted",
+        [_at(window_start), _at(window_start), _at(pending_since), failures_limit],
         output_field=IntegerField(),
     )
     from_address = RawSQL(_ADDRESS_SQL, [ip, _at(address_since), address_limit], output_field=IntegerField())
@@ -84,8 +88,8 @@ def _guard_state(username: str, window_start: datetime, pending_since: datetime,
 
 
 _GUARD_STATE = CompiledQuery(
-    _guard_state, username=str, window_start=datetime, pending_since=datetime, ip=str, address_since=datetime,
-    address_limit=int,
+    _guard_state, username=str, window_start=datetime, pending_since=datetime, failures_limit=int, ip=str,
+    address_since=datetime, address_limit=int,
 )
 # Taken ahead of the read above, in the same round trip on PostgreSQL
 # (deferred_writes): each statement of a query string takes its own
@@ -104,6 +108,7 @@ def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | 
         username=username,
         window_start=now - _rule("LOCKOUT_WINDOW"),
         pending_since=now - _rule("ATTEMPT_RESERVATION_TTL"),
+        failures_limit=_rule("LOCKOUT_FAILURES"),
         ip=ip,
         address_since=now - _rule("ADDRESS_FAILURES_WINDOW"),
         address_limit=_rule("ADDRESS_FAILURES_LIMIT"),
@@ -127,7 +132,7 @@ def _failure_params(guard: LoginGuard, now: datetime, *, with_pending: bool) -> 
     if guard.reset_at and guard.reset_at > since:
         since = guard.reset_at
     pending_since = now - _rule("ATTEMPT_RESERVATION_TTL")
-    return [guard.pk, _at(since), with_pending, _at(pending_since)]
+    return [guard.pk, _at(since), with_pending, _at(pending_since), _rule("LOCKOUT_FAILURES")]
 
 
 def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:

@@ -293,3 +293,27 @@ def test_J2_lock_still_holds_just_before_its_end_without_the_job(web, alice, clo
     fail(web, "alice", 10)
     clock.shift(timedelta(hours=24) - timedelta(seconds=1))
     assert attempt(web, "alice", PASSWORD).status_code == 403
+
+
+# --- the counts' cost stays bounded -------------------------------------------------------
+
+
+def test_L3_counts_stop_at_their_limits(alice, clock, settings):
+    """Only "has it reached the limit?" matters: a long history is not walked."""
+    settings.SLS = {**settings.SLS, "ADDRESS_FAILURES_LIMIT": 25}
+    guard = LoginGuard.objects.create(username="alice")
+    now = timezone.now()
+    LoginAttempt.objects.bulk_create(
+        [LoginAttempt(guard=guard, at=now, step="password", outcome="failed", ip="203.0.113.9") for _ in range(30)]
+    )
+    state = lockout._locked_guard("alice", "203.0.113.9", now + timedelta(seconds=1))
+    assert state.failures == settings.SLS["LOCKOUT_FAILURES"]
+    assert state.from_address == 25
+    assert lockout._failures(guard, now + timedelta(seconds=1), with_pending=False) == settings.SLS["LOCKOUT_FAILURES"]
+
+
+def test_L3_address_index_holds_exactly_the_counted_outcomes():
+    """The partial index the address count relies on covers what L3 counts."""
+    index = next(index for index in LoginAttempt._meta.indexes if index.name == "attempt_ip_at_counted")
+    assert index.condition.children == [("outcome__in", list(LoginAttempt.COUNTED_OUTCOMES))]
+    assert f"outcome IN {lockout._COUNTED}" in lockout._ADDRESS_SQL
