@@ -96,6 +96,7 @@ _GUARD_STATE = CompiledQuery(
 # snapshot there, so the read sees every attempt committed by whoever held
 # the lock before. SQLite takes its write lock at BEGIN (IMMEDIATE).
 _LOCK_SQL = f"SELECT 1 FROM {_GUARDS} WHERE username = %s FOR UPDATE"
+_ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit TO OFF"
 
 
 def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
@@ -168,6 +169,7 @@ def reserve(
     query.
     """
     address = ip if throttle_address else None  # NULL matches no row
+    alone = not connection.in_atomic_block  # this transaction commits here
     with transaction.atomic(savepoint=False), deferred_writes():
         guard = _locked_guard(username, address, now)
         if guard is None:
@@ -194,6 +196,15 @@ def reserve(
         if held:
             clean = failures == 0 and guard.locked_until is None
             return Reservation(guard.pk, None, guard=guard, attempt=attempt, clean=clean)
+        if alone and connection.vendor == "postgresql":
+            # The reservation only has to be visible to the next attempt,
+            # which it is at COMMIT; the disk can follow. Its outcome is
+            # written by a durable transaction after the hash, and a server
+            # crash before the disk caught up also ends this request, so
+            # only a PENDING row, counted for a few minutes, can be lost.
+            # (Refusals above stay durable: they lock.)
+            with connection.cursor() as cursor:
+                execute(cursor, _ASYNC_COMMIT_SQL, [], defer=True, prepare=False)
         insert(attempt)
     return Reservation(guard.pk, attempt.pk)
 

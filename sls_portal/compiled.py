@@ -102,7 +102,7 @@ def _psycopg2(connection) -> bool:
     return connection.vendor == "postgresql" and connection.Database.__name__ == "psycopg2"
 
 
-def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False) -> bool:
+def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False, prepare: bool = True) -> bool:
     """Run a fixed statement on a cursor of django.db; see the module's doc.
 
     The PREPARE goes straight to the driver (no execute wrapper counts it
@@ -114,9 +114,10 @@ def execute(cursor, sql: str, params: list | tuple, *, defer: bool = False) -> b
 
     defer=True, inside deferred_writes(): the statement waits for the next
     round trip instead of making its own, and False is returned (the
-    cursor then holds no result of it)."""
+    cursor then holds no result of it). prepare=False: a statement
+    PostgreSQL cannot prepare (SET)."""
     connection = cursor.db
-    prepared = _psycopg2(connection) and getattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
+    prepared = prepare and _psycopg2(connection) and getattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
     queue = connection.__dict__.get("_sls_deferred") if defer else None
     if queue is not None:
         try:

@@ -317,3 +317,29 @@ def test_L3_address_index_holds_exactly_the_counted_outcomes():
     index = next(index for index in LoginAttempt._meta.indexes if index.name == "attempt_ip_at_counted")
     assert index.condition.children == [("outcome__in", list(LoginAttempt.COUNTED_OUTCOMES))]
     assert f"outcome IN {lockout._COUNTED}" in lockout._ADDRESS_SQL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_L3_reservation_commits_without_waiting_for_the_disk_and_refusals_wait(postgresql, alice, monkeypatch):
+    """A PENDING reservation only has to be visible, which it is at COMMIT;
+    a refusal locks the username, and that must survive a crash."""
+    from django.db import connection
+
+    seen = []
+    real_insert = lockout.insert
+
+    def insert_and_look(obj, *args, **kwargs):
+        with connection.cursor() as cursor:  # carries what was queued before it
+            cursor.execute("SHOW synchronous_commit")
+            seen.append((obj.outcome, cursor.fetchone()[0]))
+        return real_insert(obj, *args, **kwargs)
+
+    monkeypatch.setattr(lockout, "insert", insert_and_look)
+    for _ in range(11):
+        with pytest.raises(LoginRefusal):
+            flow.check_password_step("alice", "wrong", ip=None, channel="web", now=timezone.now())
+    assert seen[:10] == [("pending", "off")] * 10
+    assert seen[10] == ("refused", "on")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"  # SET LOCAL ended with its transaction
