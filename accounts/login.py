@@ -47,13 +47,13 @@ def _user_for_login(username: str):
     )
 
 
-def _pending_login(pk: int):
-    return PendingLogin.objects.select_related("user__client", "binding__security_device").filter(pk=pk)
+def _pending_login(token_hash: str):
+    return PendingLogin.objects.select_related("user__client", "binding__security_device").filter(token_hash=token_hash)
 
 
 # The two queries every login makes, compiled once (sls_portal.compiled).
 _USER_FOR_LOGIN = CompiledQuery(_user_for_login, username=str)
-_PENDING_LOGIN = CompiledQuery(_pending_login, pk=int)
+_PENDING_LOGIN = CompiledQuery(_pending_login, token_hash=str)
 # Step 2 consumes the challenge it answers: only the attempt whose UPDATE
 # finds the serial unchanged (and the login unfinished) owns it.
 _CONSUME = FixedUpdate(
@@ -77,7 +77,13 @@ def record_last_login(sender, user, **kwargs) -> None:
 class StepOne:
     user: User
     pending: PendingLogin | None  # None: no device to ask for (unenrolled)
-    token: str | None = None  # for the API: the opaque login token
+    # The opaque token that finds the pending login at step 2: the web keeps
+    # it in the (rotated) session, the platform API hands it to the client.
+    token: str | None = None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _check_length(value: str, what: str) -> None:
@@ -137,16 +143,18 @@ def _after_password(user, username, reservation, channel, now, request) -> StepO
         return StepOne(user, None)
 
     lockout.resolve_step_passed(reservation, now)
-    token = secrets.token_urlsafe(32) if channel == "api" else None
+    token = secrets.token_urlsafe(32)
     pending = PendingLogin(
         user=user,
-        token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
+        token_hash=_token_hash(token),
         created_at=now,
         expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
         binding_id=user.binding_id,
         challenge=new_challenge(user.device_type),
     )
-    insert(pending)
+    # Found by its token, not its id: nobody reads the INSERT back, so it
+    # rides with the session's (one round trip after the hash).
+    insert(pending, defer=True)
     audit.record("login.password", request=request, client=user.client, username=username, outcome="passed")
     return StepOne(user, pending, token)
 
@@ -158,20 +166,20 @@ def _format_hint(response: str) -> str:
     return ""
 
 
-def load_pending(pending_id: int | None, now: datetime) -> PendingLogin | None:
-    """The live pending login with this id, with its user and client."""
-    if pending_id is None:
-        return None
-    pending = _PENDING_LOGIN.first(pk=pending_id)
+def load_pending(token: str | None, now: datetime) -> PendingLogin | None:
+    """The live pending login of this token, with its user, client and device."""
+    if not isinstance(token, str):
+        return None  # none, or a session from before tokens
+    pending = _PENDING_LOGIN.first(token_hash=_token_hash(token))
     return pending if pending is not None and pending.is_live(now) else None
 
 
 def check_code_step(
-    pending: PendingLogin | int, response: str, *, ip: str | None, channel: str, now: datetime, request=None
+    pending: PendingLogin | str, response: str, *, ip: str | None, channel: str, now: datetime, request=None
 ) -> tuple[User, DeviceBinding]:
     """Step 2. Raises LoginRefusal; returns the user and the verifying binding.
 
-    `pending` is a PendingLogin from load_pending(), or its id."""
+    `pending` is a PendingLogin from load_pending(), or its token."""
     if not isinstance(pending, PendingLogin):
         pending = load_pending(pending, now)
     if pending is None or not pending.is_live(now):
@@ -227,6 +235,6 @@ def _answer_challenge(pending, response, ip, channel, now, request) -> tuple[Use
     return user, binding
 
 
-def current_challenge(pending_id: int | None, now: datetime) -> dict | None:
-    pending = load_pending(pending_id, now)
+def current_challenge(token: str | None, now: datetime) -> dict | None:
+    pending = load_pending(token, now)
     return pending.challenge if pending else None

@@ -178,8 +178,9 @@ class LoginAttempt(models.Model):
 class PendingLogin(models.Model):
     """Between step 1 and step 2: who passed the password and what is asked.
 
-    The web keeps its id in the (rotated) session; the trading-platform API
-    hands out an opaque token whose hash is stored here.
+    Step 2 finds it by an opaque token whose hash is stored here: the web
+    keeps the token in the (rotated) session; the trading-platform API
+    hands it to the client.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -99,7 +99,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 if step.pending is None:
                     response = _finish(request, step.user)
                 else:
-                    request.session[PENDING] = step.pending.pk
+                    request.session[PENDING] = step.token
                     response = redirect("login-code")
                 # Any authenticated session was flushed above: what moves is a visit's.
                 _save_session(request, new_if_gone=True)
@@ -130,9 +130,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_code_view(request: HttpRequest) -> HttpResponse:
-    pending_id = request.session.get(PENDING)
+    token = request.session.get(PENDING)
     now = timezone.now()
-    pending = flow.load_pending(pending_id, now)
+    pending = flow.load_pending(token, now)
     challenge = pending.challenge if pending else None
     if challenge is None:
         request.session.pop(PENDING, None)
@@ -167,7 +167,7 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
         # A new challenge after every attempt (L2): the page asks new numbers.
-        challenge = flow.current_challenge(pending_id, now)
+        challenge = flow.current_challenge(token, now)
         if status == 400:
             # A malformed answer (over-long code) is refused before any check: say so.
             return render(request, "accounts/login_code.html", {"form": form, "refusal": refusal}, status=400)

@@ -43,7 +43,7 @@ def test_compiled_query_builds_what_the_orm_builds(alice, bob, clock):
 def test_compiled_query_applies_field_converters(alice, clock):
     """JSON, aware datetimes (strings on SQLite) and the encrypted seed come back as Python values."""
     step = flow.check_password_step("alice", PASSWORD, ip="192.0.2.1", channel="web", now=timezone.now())
-    pending = flow._PENDING_LOGIN.first(pk=step.pending.pk)
+    pending = flow._PENDING_LOGIN.first(token_hash=flow._token_hash(step.token))
     assert pending.challenge == step.pending.challenge and isinstance(pending.challenge["positions"], list)
     assert pending.expires_at == step.pending.expires_at and pending.expires_at.tzinfo is not None
     assert pending.finished_at is None

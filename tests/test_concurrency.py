@@ -140,7 +140,7 @@ def test_L2_one_challenge_answered_by_many_threads_succeeds_once(alice):
 
     def answer(index: int) -> str:
         try:
-            flow.check_code_step(step.pending.pk, codes, ip="198.51.100.3", channel="web", now=timezone.now())
+            flow.check_code_step(step.token, codes, ip="198.51.100.3", channel="web", now=timezone.now())
         except LoginRefusal as refusal:
             return refusal.code
         return "logged in"

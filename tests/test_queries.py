@@ -146,9 +146,9 @@ def step_one(password: str = PASSWORD):
 
 def step_two(alice: User) -> Callable[[], object]:
     """Passes step 1 (not measured) and returns the measured step 2."""
-    pending = step_one().pending
-    response = "".join(card_codes_for(alice, pending.challenge["positions"]))
-    return lambda: flow.check_code_step(pending.pk, response, ip=IP, channel="web", now=timezone.now())
+    step = step_one()
+    response = "".join(card_codes_for(alice, step.pending.challenge["positions"]))
+    return lambda: flow.check_code_step(step.token, response, ip=IP, channel="web", now=timezone.now())
 
 
 @pytest.mark.parametrize("grow", GROWTHS.values(), ids=GROWTHS.keys())
