@@ -91,28 +91,39 @@ _GUARD_STATE = CompiledQuery(
     _guard_state, username=str, window_start=datetime, pending_since=datetime, failures_limit=int, ip=str,
     address_since=datetime, address_limit=int,
 )
-# Taken ahead of the read above, in the same round trip on PostgreSQL
-# (deferred_writes): each statement of a query string takes its own
-# snapshot there, so the read sees every attempt committed by whoever held
-# the lock before. SQLite takes its write lock at BEGIN (IMMEDIATE).
-_LOCK_SQL = f"SELECT 1 FROM {_GUARDS} WHERE username = %s FOR UPDATE"
+# The row lock, sent ahead of the read above in the same round trip on
+# PostgreSQL (deferred_writes): each statement of a query string takes its
+# own snapshot there, so the read sees every attempt committed by whoever
+# held the lock before. The lock is an upsert, not a SELECT .. FOR UPDATE:
+# a username's first attempts race to create its row, and a SELECT that
+# ran before the row was committed would lock nothing while the read after
+# it found the row. The upsert leaves the row locked (made, or waited for
+# and touched) in every case, except for an address over its limit on a
+# username never seen: then nothing is stored and nothing is locked. On
+# SQLite the transaction already holds the database's write lock (BEGIN
+# IMMEDIATE), and the upsert just makes the row.
+_LOCK_SQL = (
+    f"INSERT INTO {_GUARDS} (username) SELECT %s WHERE ({_ADDRESS_SQL}) < %s"
+    " ON CONFLICT (username) DO UPDATE SET username = excluded.username"
+)
 _ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit TO OFF"
 
 
 def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
     """The guard, locked until the transaction ends, with .failures and
-    .from_address read under the lock; None for a username never seen."""
-    if connection.features.has_select_for_update:
-        with connection.cursor() as cursor:
-            execute(cursor, _LOCK_SQL, [username], defer=True)
+    .from_address read under the lock. None for a username never seen
+    when the address is over its limit (nothing is stored for it)."""
+    address_since, limit = now - _rule("ADDRESS_FAILURES_WINDOW"), _rule("ADDRESS_FAILURES_LIMIT")
+    with connection.cursor() as cursor:
+        execute(cursor, _LOCK_SQL, [username, ip, _at(address_since), limit, limit], defer=True)
     return _GUARD_STATE.first(
         username=username,
         window_start=now - _rule("LOCKOUT_WINDOW"),
         pending_since=now - _rule("ATTEMPT_RESERVATION_TTL"),
         failures_limit=_rule("LOCKOUT_FAILURES"),
         ip=ip,
-        address_since=now - _rule("ADDRESS_FAILURES_WINDOW"),
-        address_limit=_rule("ADDRESS_FAILURES_LIMIT"),
+        address_since=address_since,
+        address_limit=limit,
     )
 
 
@@ -140,15 +151,6 @@ def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
     return _count(_FAILURES_SQL, _failure_params(guard, now, with_pending=with_pending))
 
 
-def _address_params(ip: str | None, now: datetime) -> list:
-    return [ip, _at(now - _rule("ADDRESS_FAILURES_WINDOW")), _rule("ADDRESS_FAILURES_LIMIT")]
-
-
-def _throttled(ip: str | None, now: datetime) -> bool:
-    """SECURITY.md 7: too many failures from one address in the window."""
-    return ip is not None and _count(_ADDRESS_SQL, _address_params(ip, now)) >= _rule("ADDRESS_FAILURES_LIMIT")
-
-
 def reserve(
     username: str,
     *,
@@ -172,17 +174,8 @@ def reserve(
     alone = not connection.in_atomic_block  # this transaction commits here
     with transaction.atomic(savepoint=False), deferred_writes():
         guard = _locked_guard(username, address, now)
-        if guard is None:
-            # A username never seen: its row, with INSERT .. ON CONFLICT DO
-            # NOTHING so concurrent first attempts share it; none for an
-            # address over its limit, so an address spraying usernames
-            # stores nothing.
-            if _throttled(address, now):
-                return Reservation(None, None, throttled=True)
-            LoginGuard.objects.bulk_create([LoginGuard(username=username)], ignore_conflicts=True)
-            guard = _locked_guard(username, address, now)
-        if guard.from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
-            return Reservation(guard.pk, None, throttled=True)
+        if guard is None or guard.from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
+            return Reservation(guard.pk if guard else None, None, throttled=True)
         failures = guard.failures
         refuse = guard.is_locked(now) or failures >= _rule("LOCKOUT_FAILURES")
         attempt = LoginAttempt(guard=guard, at=now, step=step, ip=ip, channel=channel, outcome=Outcome.PENDING)

@@ -97,6 +97,29 @@ def test_L3_fifty_simultaneous_wrong_passwords_hash_exactly_ten(alice, hash_coun
     assert lockout.locked_until("alice", timezone.now()) is not None
 
 
+def test_L3_first_burst_on_new_usernames_checks_exactly_ten_each(db, hash_counter):
+    """Usernames never seen: the 50 attempts also race to create the row that
+    locks them. A lock that could miss a row created meanwhile let an 11th
+    attempt through now and then; several rounds make that show."""
+    for round_ in range(4):
+        username = f"neverseen{round_}"
+        hash_counter.clear()
+
+        def attempt(index: int) -> str:
+            try:
+                flow.check_password_step(
+                    username, f"guess {index}", ip=f"198.51.{round_}.{index + 1}", channel="web", now=timezone.now()
+                )
+            except LoginRefusal as refusal:
+                return refusal.code
+            return "logged in"
+
+        results = run_at_once(50, attempt)
+        assert Counter(results) == {"invalid_credentials": 10, "locked_out": 40}, (round_, results)
+        assert hash_counter["verify"] == 10
+        assert LoginGuard.objects.filter(username=username).count() == 1
+
+
 def test_L3_simultaneous_attempts_on_a_locked_username_hash_nothing(alice, hash_counter):
     for _ in range(10):
         with pytest.raises(LoginRefusal):
