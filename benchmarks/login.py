@@ -71,7 +71,7 @@ LATEST = "## Latest run on "  # + the database's name: one section per database
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=60, help="timed logins and timed hashes, each (default 60)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed logins and hashes first (default 3)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed logins and hashes first (default 10)")
     parser.add_argument("--check", action="store_true", help=f"exit 1 if the ratio is below {TARGET}")
     parser.add_argument("--profile", action="store_true", help="profile logins even when the target is met")
     parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to update (default benchmarks/RESULTS.md)")
