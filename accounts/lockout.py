@@ -88,7 +88,7 @@ def _guard_state(username: str, window_start: datetime, pending_since: datetime,
 
 
 _GUARD_STATE = CompiledQuery(
-    _guard_state, username=str, window_start=datetime, pending_since=datetime, failures_limit=int, ip=str,
+    _guard_state, username=str, window_start=datetime, pending_since=datetime, failures_limit=int, ip=str | None,
     address_since=datetime, address_limit=int,
 )
 # The row lock, sent ahead of the read above in the same round trip on

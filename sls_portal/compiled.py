@@ -16,8 +16,8 @@ converters from the database (JSON, datetimes on SQLite, booleans).
 
 The builder receives placeholders (sentinel values of the declared types:
 str, int or datetime) and must use each of them at least once; the values
-given at run time (of that type, or None) replace them in the compiled
-parameters. The query must not depend on anything else that changes
+given at run time (of that type; None only where the kind says so, as
+in `ip=str | None`) replace them in the compiled parameters. The query must not depend on anything else that changes
 between runs. A datetime placeholder given to RawSQL must be adapted by
 the builder as the ORM adapts it (connection.ops.adapt_datetimefield_value).
 
@@ -35,6 +35,7 @@ import hashlib
 import re
 import secrets
 import threading
+import types
 import weakref
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -294,8 +295,21 @@ class _Compiled:
         self.annotations = dict(compiler.annotation_col_map or {})
 
 
-def _adapt(kind: Kind, value, connection):
+def _base(kind) -> tuple[Kind, bool]:
+    """str | None -> (str, True): the type, and whether None may be given."""
+    members = getattr(kind, "__args__", None)
+    if isinstance(kind, types.UnionType) and members and type(None) in members:
+        rest = [member for member in members if member is not type(None)]
+        if len(rest) == 1:
+            return rest[0], True
+    return kind, False
+
+
+def _adapt(kind, value, connection):
+    kind, nullable = _base(kind)
     if value is None:
+        if not nullable:
+            raise TypeError(f"None given for a {kind.__name__} that may not be NULL")
         return None  # NULL: matches nothing with =
     if kind is datetime:
         if not isinstance(value, datetime):
@@ -306,8 +320,9 @@ def _adapt(kind: Kind, value, connection):
     return value
 
 
-def _sentinel(kind: Kind, taken: set) -> object:
+def _sentinel(kind, taken: set) -> object:
     """A value of this kind that no real parameter will equal."""
+    kind, _nullable = _base(kind)
     while True:
         if kind is str:
             value = "\x00compiled-" + secrets.token_hex(16)

@@ -73,6 +73,10 @@ def test_compiled_query_checks_its_parameters(alice):
     query = by_name()
     with pytest.raises(TypeError):
         query.first(username=7)
+    with pytest.raises(TypeError):  # None only where the kind allows it
+        query.first(username=None)
+    nullable = CompiledQuery(lambda email: User.objects.filter(email=email), email=str | None)
+    assert nullable.first(email=None) is None and nullable.first(email=alice.email).pk == alice.pk
     with pytest.raises(TypeError):
         query.first(name="alice")
 
