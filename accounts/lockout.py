@@ -60,10 +60,20 @@ class Reservation:
 # are not in it).
 _ATTEMPTS = LoginAttempt._meta.db_table
 _COUNTED = "(%s)" % ", ".join(f"'{outcome}'" for outcome in LoginAttempt.COUNTED_OUTCOMES)
-_FAILURES_SQL = (
-    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE guard_id = %s AND at > %s"
-    f" AND (outcome IN {_COUNTED} OR (%s AND outcome = '{Outcome.PENDING}' AND at > %s)) LIMIT %s) counted"
-)
+
+
+def _failures_sql(guard: str, since: str) -> str:
+    """What L3 counts for one guard (SQL) since a moment (SQL): its failures
+    and refusals and, if a flag says so, its reservations still pending
+    after a second moment; up to a limit. After the parameters of `guard`
+    and `since` come the flag, that second moment and the limit."""
+    return (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} a WHERE a.guard_id = {guard} AND a.at > {since}"
+        f" AND (a.outcome IN {_COUNTED} OR (%s AND a.outcome = '{Outcome.PENDING}' AND a.at > %s)) LIMIT %s) counted"
+    )
+
+
+_FAILURES_SQL = _failures_sql("%s", "%s")
 _ADDRESS_SQL = (
     f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
     f" AND outcome IN {_COUNTED} LIMIT %s) counted"
@@ -76,11 +86,10 @@ def _guard_state(username: str, window_start: datetime, pending_since: datetime,
     """The username's guard with its failures (and live reservations) since
     the window opened or the count was reset, and the address's failures,
     each counted up to its limit."""
+    since = f"CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
     failures = RawSQL(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} a WHERE a.guard_id = {_GUARDS}.id"
-        f" AND a.at > CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
-        f" AND (a.outcome IN {_COUNTED} OR (a.outcome = '{Outcome.PENDING}' AND a.at > %s)) LIMIT %s) counted",
-        [_at(window_start), _at(window_start), _at(pending_since), failures_limit],
+        _failures_sql(f"{_GUARDS}.id", since),
+        [_at(window_start), _at(window_start), True, _at(pending_since), failures_limit],
         output_field=IntegerField(),
     )
     from_address = RawSQL(_ADDRESS_SQL, [ip, _at(address_since), address_limit], output_field=IntegerField())
