@@ -1,7 +1,7 @@
 # SLS portal: everyday commands.
 #
 #   make run           demo on http://127.0.0.1:8000 (web + Celery worker with beat)
-#   make test          the whole pytest suite (DATABASE_URL / CELERY_BROKER_URL pass through)
+#   make test          linters, import layers, then the whole pytest suite (DATABASE_URL / CELERY_BROKER_URL pass through)
 #   make check-deploy  Django's deployment checks with production-like settings
 #   make bench         login throughput against raw Argon2 (benchmarks/RESULTS.md)
 #   make clean         remove generated files (make distclean: also .venv and var/)
@@ -19,7 +19,7 @@ MANAGE := $(BIN)/python manage.py
 # filesystem Celery broker (var/broker), whatever the shell exports.
 DEV_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
 
-.PHONY: help venv run test check-deploy bench clean distclean
+.PHONY: help venv run test lint check-deploy bench clean distclean
 
 help:
 	@sed -n '3,7p' Makefile | sed 's/^# \{0,1\}//'
@@ -29,9 +29,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when requirements.txt is newer than the stamp.
-$(STAMP): requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# Reinstall only when a requirements file is newer than the stamp. The
+# site's own packages are in requirements.txt; tests, linters and
+# benchmarks add requirements-dev.txt (the production image has only the first).
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 venv: $(STAMP)
@@ -64,8 +66,14 @@ run: venv
 
 # --- checks ---------------------------------------------------------------
 
-test: venv
+test: venv lint
 	$(BIN)/pytest
+
+# Style, the import layers (pyproject.toml), then the suite.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Production-like values: DEBUG off, real-looking random keys, TLS proxy.
 check-deploy: venv

@@ -4,21 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = _("People, logins and audit")
-
-    def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
-        from django.utils import timezone
-
-        from .login import record_last_login
-        from .middleware import mark_login
-
-        def _start_session_clock(sender, request, user, **kwargs):
-            # SECURITY.md 3: the absolute lifetime runs from each login.
-            mark_login(request, timezone.now())
-
-        user_logged_in.connect(_start_session_clock, dispatch_uid="sls-session-clock", weak=False)
-        # Django's own receiver saves the user through Model.save(); ours is
-        # the same UPDATE of last_login, prepared once.
-        user_logged_in.disconnect(dispatch_uid="update_last_login")
-        user_logged_in.connect(record_last_login, dispatch_uid="update_last_login")
+    verbose_name = _("Clients, usernames and accounts")

@@ -8,11 +8,10 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import regions
+from help import regions
 
 # L1: usernames are lower-case letters and digits (s368, s443-445).
 USERNAME_PATTERN = re.compile(r"[a-z0-9]+")
@@ -114,90 +113,6 @@ class Account(models.Model):
         return self.funded_at is not None and self.funded_at <= now
 
 
-class LoginGuard(models.Model):
-    """L3: one row per username string typed at login, existing or not.
-
-    The row is the per-username lock under which an attempt reserves its
-    place before any password is hashed (ARCHITECTURE.md principle 6).
-    Unknown usernames get one too, so lockouts reveal nothing about
-    which usernames exist.
-    """
-
-    username = models.CharField(max_length=settings.SLS["USERNAME_MAX_LENGTH"], unique=True)
-    # Failures at or before this instant no longer count (success or unlock).
-    reset_at = models.DateTimeField(null=True, blank=True)
-    # The lock holds while now < locked_until (24 h after the last failure).
-    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
-    # J1: set by the job when it recorded that the lock above was lifted.
-    lift_recorded_for = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return self.username
-
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and now < self.locked_until
-
-
-class LoginAttempt(models.Model):
-    """One login attempt at either step, on the web or the platform API."""
-
-    class Outcome(models.TextChoices):
-        PENDING = "pending", _("in progress")
-        PASSED = "passed", _("step passed")
-        FAILED = "failed", _("failed")
-        REFUSED = "refused", _("refused while locked")
-        SUCCEEDED = "succeeded", _("login completed")
-
-    class Step(models.TextChoices):
-        PASSWORD = "password", _("username and password")
-        CODE = "code", _("security code")
-
-    guard = models.ForeignKey(LoginGuard, on_delete=models.CASCADE, related_name="attempts")
-    at = models.DateTimeField()
-    step = models.CharField(max_length=10, choices=Step.choices)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    channel = models.CharField(max_length=10, default="web")
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["guard", "at"], name="attempt_guard_at"),
-            # SECURITY.md 7 counts an address's failures only: a busy
-            # address's successes stay out of the way (accounts/lockout.py).
-            models.Index(
-                fields=["ip", "at"], name="attempt_ip_at_counted", condition=Q(outcome__in=["failed", "refused"])
-            ),
-        ]
-
-    # L3: what counts toward the limit (accounts/lockout.py). A pending
-    # attempt also counts until it resolves, so concurrent attempts cannot
-    # all squeeze under the limit.
-    COUNTED_OUTCOMES = (Outcome.FAILED, Outcome.REFUSED)
-
-
-class PendingLogin(models.Model):
-    """Between step 1 and step 2: who passed the password and what is asked.
-
-    Step 2 finds it by an opaque token whose hash is stored here: the web
-    keeps the token in the (rotated) session; the trading-platform API
-    hands it to the client.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
-    # The username's device binding that step 2 asks for.
-    binding = models.ForeignKey("devices.DeviceBinding", on_delete=models.CASCADE, null=True, related_name="+")
-    challenge = models.JSONField(default=dict)
-    # Bumped by each step-2 attempt: the attempt that bumps it owns the challenge.
-    challenge_serial = models.PositiveIntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    def is_live(self, now: datetime) -> bool:
-        return self.finished_at is None and now < self.expires_at
-
-
 class IdentityVerification(models.Model):
     """An agent's record that a caller proved to be the client (L5, s371)."""
 
@@ -207,7 +122,9 @@ class IdentityVerification(models.Model):
         DOCUMENT = "document", _("Telephone: identity document checked")
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="verifications", verbose_name=_("client"))
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("agent"))
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("agent")
+    )
     method = models.CharField(_("method"), max_length=32, choices=Method.choices)
     reference = models.CharField(_("reference"), max_length=64, help_text=_("Call or ticket reference."))
     notes = models.TextField(_("notes"), blank=True)
@@ -220,39 +137,3 @@ class IdentityVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.reference} ({self.at:%Y-%m-%d %H:%M} UTC)"
-
-
-class AuditEvent(models.Model):
-    """Append-only record of an authentication decision or agent action.
-
-    Never holds a password, code, seed or session key (SECURITY.md 20).
-    """
-
-    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
-    action = models.CharField(_("action"), max_length=64, db_index=True)
-    outcome = models.CharField(_("outcome"), max_length=32, default="ok")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        verbose_name=_("agent"),
-    )
-    client = models.ForeignKey(
-        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("client")
-    )
-    username = models.CharField(_("username"), max_length=64, blank=True, db_index=True)
-    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
-    verification = models.ForeignKey(
-        IdentityVerification, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        verbose_name=_("identity verification"),
-    )
-    rule = models.CharField(_("rule"), max_length=8, blank=True)
-    details = models.JSONField(_("details"), default=dict, blank=True)
-    # J2: jobs write their events with a key, so a second run writes none.
-    dedupe_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name = _("audit event")
-        verbose_name_plural = _("audit events")
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.username}"

@@ -74,7 +74,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10, help="untimed logins and hashes first (default 10)")
     parser.add_argument("--check", action="store_true", help=f"exit 1 if the ratio is below {TARGET}")
     parser.add_argument("--profile", action="store_true", help="profile logins even when the target is met")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to update (default benchmarks/RESULTS.md)")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help="Markdown file to update (default benchmarks/RESULTS.md)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print the results only")
     parser.add_argument(
         "--keep-debug", action="store_true", help="leave settings.DEBUG on while measuring (per-query logging)"
@@ -149,7 +151,9 @@ def create_demo_user():
         address="Via Roma 1\n20121 Milano",
         country="IT",
     )
-    Account.objects.create(number="U9000001", client=person, equity_usd=Decimal("25000.00"), funded_at=now - timedelta(days=365))
+    Account.objects.create(
+        number="U9000001", client=person, equity_usd=Decimal("25000.00"), funded_at=now - timedelta(days=365)
+    )
     user = User.objects.create_user(username=USERNAME, password=PASSWORD, client=person, email=person.email)
     issue_code_card(person, agent=agent, now=now)
     return user, active_binding_for(user).security_device.seed
@@ -162,7 +166,7 @@ class RoundTripCounter:
     """A database execute wrapper that counts round trips to the database.
 
     On PostgreSQL, writes nobody reads back travel in front of the next
-    statement (sls_portal.compiled.deferred_writes), inside this wrapper:
+    statement (login.compiled.deferred_writes), inside this wrapper:
     they share that statement's round trip and are not counted apart."""
 
     def __init__(self):
@@ -212,9 +216,9 @@ class Harness:
         from django.db import connection
         from django.utils import timezone
 
-        from accounts.login import current_challenge
-        from accounts.views import PENDING
         from devices import codecard
+        from login.flows import current_challenge
+        from login.views import PENDING
 
         http = self.http
         http.cookies.clear()  # a new visitor: no session yet
@@ -285,7 +289,7 @@ def transactions_per_login(harness: Harness, count: int = 5) -> str:
 
     from django.db import connections
 
-    from sls_portal.compiled import statement_of
+    from login.compiled import statement_of
 
     connection = connections["default"]
     kinds: Counter[str] = Counter()
@@ -447,7 +451,7 @@ def write_results(path: Path, row: str, latest: str) -> None:
         text = HEADER
     before, after = text.split(TABLE_END, 1)
     sections = [part.strip() for part in ("\n" + after).split("\n" + LATEST) if part.strip()]
-    title = latest.splitlines()[0][len(LATEST):]
+    title = latest.splitlines()[0][len(LATEST) :]
     kept = [LATEST + part for part in sections if part.splitlines()[0] != title]
     body = "\n\n".join(sorted([*kept, latest.strip()]))
     path.write_text(before + row + "\n" + TABLE_END + "\n\n" + body + "\n")
@@ -503,8 +507,12 @@ def main() -> int:
             f"- {now} UTC on {machine}; Python {facts['python']}, Django {facts['django']}, "
             f"argon2-cffi {facts['argon2']}; {facts['database']}.",
             f"- Hasher: {facts['hasher']} (the production default).",
-            "- settings.DEBUG " + ("left on (--keep-debug): every query is logged." if args.keep_debug
-            else "turned off after loading the settings with DEBUG=1: no per-query logging, as in production."),
+            "- settings.DEBUG "
+            + (
+                "left on (--keep-debug): every query is logged."
+                if args.keep_debug
+                else "turned off after loading the settings with DEBUG=1: no per-query logging, as in production."
+            ),
             f"- {args.iterations} Argon2 verifications and {args.iterations} logins after {args.warmup} "
             "of each as warm-up, interleaved in pairs (one of each, alternating which goes first).",
             f"- Load average (1 min): {load_before:.2f} before, {load_after:.2f} after "

@@ -8,8 +8,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import audit
 from accounts.models import Client, IdentityVerification, User
+from audit import trail
 
 from . import codecard
 from .models import DeviceBinding, DeviceStatus, DeviceType, SecurityDevice
@@ -62,7 +62,7 @@ def issue_code_card(
         device.set_seed(codecard.new_seed())
         device.save()
         bind_usernames(device)
-        audit.record(
+        trail.record(
             "device.issue",
             request=request,
             actor=agent,
@@ -77,7 +77,7 @@ def issue_code_card(
 def take_printout(device: SecurityDevice, *, agent: User, now: datetime, request=None) -> bool:
     """Principle 4: the card's codes are handed out once. True the first time."""
     taken = SecurityDevice.objects.filter(pk=device.pk, printout_taken_at__isnull=True).update(printout_taken_at=now)
-    audit.record(
+    trail.record(
         "device.printout",
         request=request,
         actor=agent,

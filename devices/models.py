@@ -8,9 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, DeviceManager
 
 from accounts.models import Client
-from sls_portal import crypto
 
-from . import codecard
+from . import codecard, crypto
 
 
 class DeviceType(models.TextChoices):
@@ -54,7 +53,11 @@ class SecurityDevice(models.Model):
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True, editable=False)
     deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True, editable=False)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("issued by"),
     )
     # Principle 4: the printable card (all its codes) is handed out once.
@@ -137,4 +140,3 @@ class DeviceBinding(Device):
 
 def active_binding_for(user) -> DeviceBinding | None:
     return DeviceBinding.objects.usable().select_related("security_device").filter(user=user).first()
-

@@ -46,16 +46,21 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Ours, lowest layer first (docs/architecture.md, "Layers").
+    "audit",
+    "help",
     "accounts",
     "devices",
     "passcodes",
     "returns",
+    "login",
+    "agents",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "sls_portal.middleware.SecurityHeadersMiddleware",
+    "login.headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,8 +69,8 @@ MIDDLEWARE = [
     # Before ours: they tell a client why the session ended.
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "accounts.middleware.SessionLifetimeMiddleware",
-    "accounts.middleware.AccessScopeMiddleware",
+    "login.middleware.SessionLifetimeMiddleware",
+    "login.middleware.AccessScopeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -83,7 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.sls",
+                "help.context_processors.sls",
             ],
         },
     },
@@ -134,8 +139,8 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # Sessions: idle timeout through a cookie age refreshed on each request,
-# absolute lifetime checked by accounts.middleware (SECURITY.md 3).
-SESSION_ENGINE = "accounts.sessions"
+# absolute lifetime checked by login.middleware (SECURITY.md 3).
+SESSION_ENGINE = "login.sessions"
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -143,7 +148,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
+CSRF_FAILURE_VIEW = "help.views.csrf_failure"
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
@@ -208,7 +213,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "lift-expired-lockouts": {
-        "task": "accounts.tasks.lift_expired_lockouts",
+        "task": "login.tasks.lift_expired_lockouts",
         "schedule": timedelta(minutes=5),
     },
 }

@@ -75,8 +75,8 @@ def _recreate_agent_groups() -> None:
     from django.db import connection
     from django.db.migrations.loader import MigrationLoader
 
-    migration = importlib.import_module("accounts.migrations.0002_agent_groups")
-    state = MigrationLoader(connection).project_state(("accounts", "0002_agent_groups"))
+    migration = importlib.import_module("agents.migrations.0001_agent_groups")
+    state = MigrationLoader(connection).project_state(("agents", "0001_agent_groups"))
     migration.create_groups(state.apps, None)
 
 
@@ -121,8 +121,8 @@ def card_codes_for(user: User, positions: list[int]) -> list[str]:
 
 
 def pending_positions(http: HttpClient) -> list[int]:
-    from accounts.login import current_challenge
-    from accounts.views import PENDING
+    from login.flows import current_challenge
+    from login.views import PENDING
 
     return current_challenge(http.session[PENDING], timezone.now())["positions"]
 

@@ -18,9 +18,12 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import agent_actions, lockout
-from accounts.models import AuditEvent, IdentityVerification, LoginGuard, User
+from accounts.models import IdentityVerification, User
+from agents import actions
+from audit.models import AuditEvent
 from devices.models import DeviceStatus, SecurityDevice
+from login import lockout
+from login.models import LoginGuard
 from tests.conftest import PASSWORD, csrf_post, login_fully
 
 # What an agent types after asking the caller's security questions.
@@ -210,7 +213,7 @@ def test_admin_never_shows_password_hash_or_seed(root, alice):
         f"/admin/accounts/client/{alice.client_id}/change/",
         "/admin/devices/securitydevice/",
         f"/admin/devices/securitydevice/{device.pk}/change/",
-        "/admin/accounts/auditevent/",
+        "/admin/audit/auditevent/",
         user_url(alice, "unlock"),
         client_url(alice, "issue-code-card"),
     ]
@@ -270,16 +273,16 @@ def test_L5_half_a_verification_is_refused(desk, alice):
 )
 def test_L5_recent_verification_by_the_same_agent_is_reused(alice, agent, clock, age, allowed):
     """L5: a verification this agent recorded stays good for IDENTITY_VERIFICATION_VALID (30 minutes)."""
-    agent_actions.record_verification(
-        alice.client, agent_actions.NewVerification("callback", "CALL-1"), agent=agent, now=timezone.now()
+    actions.record_verification(
+        alice.client, actions.NewVerification("callback", "CALL-1"), agent=agent, now=timezone.now()
     )
     lock("alice")
     clock.shift(age)
     if allowed:
-        assert agent_actions.unlock_username(alice, agent=agent, now=timezone.now()) is True
+        assert actions.unlock_username(alice, agent=agent, now=timezone.now()) is True
     else:
-        with pytest.raises(agent_actions.VerificationRequired):
-            agent_actions.unlock_username(alice, agent=agent, now=timezone.now())
+        with pytest.raises(actions.VerificationRequired):
+            actions.unlock_username(alice, agent=agent, now=timezone.now())
         assert lockout.locked_until("alice") is not None
 
 
@@ -287,11 +290,11 @@ def test_L5_verification_by_another_agent_or_for_another_client_is_not_reused(al
     """L5: the agent who acts must be the one who verified this client."""
     colleague = staff_user("agent8", group="Customer service")
     now = timezone.now()
-    new = agent_actions.NewVerification("callback", "CALL-2")
-    agent_actions.record_verification(alice.client, new, agent=colleague, now=now)
-    agent_actions.record_verification(charlie.client, new, agent=agent, now=now)
-    with pytest.raises(agent_actions.VerificationRequired):
-        agent_actions.unlock_username(alice, agent=agent, now=now)
+    new = actions.NewVerification("callback", "CALL-2")
+    actions.record_verification(alice.client, new, agent=colleague, now=now)
+    actions.record_verification(charlie.client, new, agent=agent, now=now)
+    with pytest.raises(actions.VerificationRequired):
+        actions.unlock_username(alice, agent=agent, now=now)
 
 
 def test_L5_reused_verification_shown_on_the_form(desk, alice):
@@ -320,8 +323,8 @@ def test_L5_record_identity_verification(desk, alice, agent):
 
 def test_L5_identity_verification_read_only_after_creation(desk, root, alice, agent):
     """L5, principle 7: a verification cannot be changed or deleted, not even by a superuser."""
-    verification = agent_actions.record_verification(
-        alice.client, agent_actions.NewVerification("callback", "CALL-3"), agent=agent, now=timezone.now()
+    verification = actions.record_verification(
+        alice.client, actions.NewVerification("callback", "CALL-3"), agent=agent, now=timezone.now()
     )
     http = admin_client(root)
     url = f"/admin/accounts/identityverification/{verification.pk}/"

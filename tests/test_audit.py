@@ -7,8 +7,10 @@ import logging
 
 from django.utils import timezone
 
-from accounts import agent_actions, audit
-from accounts.models import AuditEvent, IdentityVerification
+from accounts.models import IdentityVerification
+from agents import actions
+from audit import trail
+from audit.models import AuditEvent
 from devices.models import SecurityDevice
 from tests.conftest import csrf_post
 from tests.test_admin import VERIFIED, admin_client, client_url, lock, staff_user, user_url
@@ -102,9 +104,9 @@ def test_audit_log_is_read_only_in_admin(alice, db):
     """SECURITY.md 21, principle 7: no add, change or delete of audit events, not even for a superuser."""
     root = staff_user("root", superuser=True)
     http = admin_client(root)
-    event = audit.record("login", client=alice.client, username="alice")
+    event = trail.record("login", client=alice.client, username="alice")
     count = AuditEvent.objects.count()
-    base = "/admin/accounts/auditevent/"
+    base = "/admin/audit/auditevent/"
 
     assert http.get(base).status_code == 200
     assert http.get(f"{base}{event.pk}/change/").status_code == 200  # view only
@@ -127,14 +129,14 @@ def test_audit_log_is_read_only_in_admin(alice, db):
 def test_audit_list_filters_and_search(agent, alice, bob):
     """Principle 7: agents find events by action, outcome and username."""
     http = admin_client(agent)
-    audit.record("login", client=alice.client, username="alice")
-    audit.record("login.password", client=bob.client, username="bob", outcome="failed", rule="L2")
-    by_username = http.get("/admin/accounts/auditevent/", {"q": "bob"})
+    trail.record("login", client=alice.client, username="alice")
+    trail.record("login.password", client=bob.client, username="bob", outcome="failed", rule="L2")
+    by_username = http.get("/admin/audit/auditevent/", {"q": "bob"})
     assert by_username.status_code == 200
     assert b">bob<" in by_username.content and b">alice<" not in by_username.content
-    by_outcome = http.get("/admin/accounts/auditevent/", {"outcome": "failed"})
+    by_outcome = http.get("/admin/audit/auditevent/", {"outcome": "failed"})
     assert b">bob<" in by_outcome.content and b">alice<" not in by_outcome.content
-    by_action = http.get("/admin/accounts/auditevent/", {"action": "login"})
+    by_action = http.get("/admin/audit/auditevent/", {"action": "login"})
     assert b">alice<" in by_action.content and b">bob<" not in by_action.content
 
 
@@ -142,7 +144,7 @@ def test_20_newline_in_username_cannot_forge_a_log_line(db, caplog):
     """SECURITY.md 20 (ASVS 7.3.1): one event is one JSON line, whatever the username holds."""
     forged = 'x"}\n{"action": "lockout.unlock", "actor": 1'
     with caplog.at_level(logging.INFO, logger="sls.audit"):
-        audit.record("login.password", username=forged, outcome="failed", at=timezone.now())
+        trail.record("login.password", username=forged, outcome="failed", at=timezone.now())
     lines = [r.getMessage() for r in caplog.records if r.name == "sls.audit"]
     assert len(lines) == 1 and "\n" not in lines[0]
     assert json.loads(lines[0])["action"] == "login.password"
@@ -150,8 +152,8 @@ def test_20_newline_in_username_cannot_forge_a_log_line(db, caplog):
 
 def test_L5_verification_reused_names_the_original_record(agent, alice):
     """Principle 7 ("why"): an action that reuses a recent verification points at that record."""
-    verification = agent_actions.record_verification(
-        alice.client, agent_actions.NewVerification("callback", "CALL-77"), agent=agent, now=timezone.now()
+    verification = actions.record_verification(
+        alice.client, actions.NewVerification("callback", "CALL-77"), agent=agent, now=timezone.now()
     )
-    agent_actions.end_all_sessions(alice, agent=agent, now=timezone.now())
+    actions.end_all_sessions(alice, agent=agent, now=timezone.now())
     assert _only("sessions.end_all").verification == verification

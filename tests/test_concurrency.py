@@ -19,12 +19,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts import lockout
-from accounts import login as flow
-from accounts.errors import LoginRefusal
-from accounts.models import AuditEvent, LoginAttempt, LoginGuard
-from sls_portal.hashers import FastArgon2PasswordHasher
+from audit.models import AuditEvent
+from help.refusals import LoginRefusal
+from login import flows as flow
+from login import lockout
+from login.models import LoginAttempt, LoginGuard
 from tests.conftest import PASSWORD, card_codes_for
+from tests.hashers import FastArgon2PasswordHasher
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

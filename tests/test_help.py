@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from accounts.errors import HELP_ANCHORS
+from help.refusals import HELP_ANCHORS
 from tests.conftest import PASSWORD, csrf_post
 
 
@@ -117,8 +117,13 @@ def test_H1_lists_eleven_situations_with_anchors(help_page):
 
 # One or more key phrases of each answer (s368-445 and H1).
 ANSWERS = {
-    1: ["Caps Lock", "lower case", "10 consecutive failed", "until 24 hours after the last failed attempt",
-        "call your regional Customer Service Center"],
+    1: [
+        "Caps Lock",
+        "lower case",
+        "10 consecutive failed",
+        "until 24 hours after the last failed attempt",
+        "call your regional Customer Service Center",
+    ],
     2: ["upper case", "without spaces"],
     3: ["by telephone", "verification of the account holder’s identity"],
     4: ["temporary passcode", "for 2 days", "further 10 days", "only to print or save the online security card"],
@@ -127,8 +132,11 @@ ANSWERS = {
     7: ["21 days", "status of your permanent security device"],
     8: ["activate automatically", "1-877-442-2757"],
     9: ["for 2 days only", "the trading platform refuses it"],
-    10: ["Settings > Security > Secure Login System", "Activate my new/current secure login device",
-         "neither the temporary passcode nor the online security card"],
+    10: [
+        "Settings > Security > Secure Login System",
+        "Activate my new/current secure login device",
+        "neither the temporary passcode nor the online security card",
+    ],
     11: ["do not include any spaces", "neither letters nor digits", '! @ # $ % ^ & * ( . , " :'],
 }
 
@@ -234,8 +242,8 @@ def test_H2_numbers_by_region(client, db, region, numbers):
 
 def test_H2_hong_kong_languages(client, db):
     row = squash(row_of(client.get("/help/contact/").content.decode(), "Asia (outside Japan)"))
-    assert "+852-2156-7907</a> <span class=\"phone-note\">(Cantonese)" in row
-    assert "+86 (21) 6086 8586</a> <span class=\"phone-note\">(Mandarin)" in row
+    assert '+852-2156-7907</a> <span class="phone-note">(Cantonese)' in row
+    assert '+86 (21) 6086 8586</a> <span class="phone-note">(Mandarin)' in row
 
 
 def test_H2_technical_support_menu_options(client, db):

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from accounts import errors
+from help import refusals
 from tests.conftest import PASSWORD, csrf_post, login_fully
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "it" / "LC_MESSAGES"
@@ -286,8 +286,12 @@ def test_i18n_english_stays_the_default(client, db):
         ),
         (
             "/help/contact/",
-            ["Contattare il Servizio Clienti", "Numeri di telefono dei Centri Servizio Clienti, per regione",
-             "Stati Uniti e Canada", "Asia (escluso il Giappone)"],
+            [
+                "Contattare il Servizio Clienti",
+                "Numeri di telefono dei Centri Servizio Clienti, per regione",
+                "Stati Uniti e Canada",
+                "Asia (escluso il Giappone)",
+            ],
         ),
         ("/login/forgot/", ["Nome utente o password dimenticati", "Ulteriori informazioni sui problemi di accesso"]),
     ],
@@ -338,9 +342,9 @@ def test_i18n_login_refusals_in_italian_match_the_help_page(web, alice, clock):
 
     shown = {"bad": _alert(bad), "wrong": _alert(wrong), "failed": _alert(failed)}
     assert shown == {
-        "bad": italian(errors.bad_character().message),
-        "wrong": italian(errors.invalid_credentials().message),
-        "failed": italian(errors.login_failed().message),
+        "bad": italian(refusals.bad_character().message),
+        "wrong": italian(refusals.invalid_credentials().message),
+        "failed": italian(refusals.login_failed().message),
     }
     assert shown == {
         "bad": "CARATTERE NON VALIDO",
@@ -348,7 +352,7 @@ def test_i18n_login_refusals_in_italian_match_the_help_page(web, alice, clock):
         "failed": "Accesso non riuscito",
     }
     # The L4 hint and the link to the help page come in Italian too.
-    assert italian(errors.HINT_NO_SPACES) in visible(failed)
+    assert italian(refusals.HINT_NO_SPACES) in visible(failed)
     assert "Che cosa significa e che cosa posso fare?" in visible(failed)
 
     # H1 quotes each message exactly as the login page shows it, in each language.
@@ -362,7 +366,7 @@ def test_i18n_login_refusals_in_italian_match_the_help_page(web, alice, clock):
 
 def test_i18n_help_quotes_match_login_messages_in_english(client, db):
     text = visible(client.get("/help/"))
-    for refusal in (errors.bad_character(), errors.invalid_credentials(), errors.login_failed()):
+    for refusal in (refusals.bad_character(), refusals.invalid_credentials(), refusals.login_failed()):
         with translation.override("en"):
             assert f"“{refusal.message}”" in text
 

@@ -14,11 +14,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import lockout
-from accounts import login as flow
-from accounts.errors import LoginRefusal
-from accounts.models import AuditEvent, LoginGuard
-from accounts.tasks import lift_expired_lockouts
+from audit.models import AuditEvent
+from help.refusals import LoginRefusal
+from login import flows as flow
+from login import lockout
+from login.models import LoginGuard
+from login.tasks import lift_expired_lockouts
 from tests.conftest import NOW
 
 pytestmark = pytest.mark.django_db

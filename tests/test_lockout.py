@@ -16,10 +16,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts import lockout
-from accounts import login as flow
-from accounts.errors import LoginRefusal
-from accounts.models import AuditEvent, LoginAttempt, LoginGuard, PendingLogin
+from audit.models import AuditEvent
+from help.refusals import LoginRefusal
+from login import flows as flow
+from login import lockout
+from login.models import LoginAttempt, LoginGuard, PendingLogin
 from tests.conftest import NOW, PASSWORD, card_codes_for, csrf_post, login_fully, pending_positions
 
 WRONG = "not the right password"

@@ -14,11 +14,12 @@ from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import login as flow
-from accounts.errors import LoginRefusal
-from accounts.models import Client, LoginAttempt, LoginGuard, User
+from accounts.models import Client, User
 from devices import codecard
 from devices.models import DeviceBinding, DeviceStatus, DeviceType, SecurityDevice
+from help.refusals import LoginRefusal
+from login import flows as flow
+from login.models import LoginAttempt, LoginGuard
 from tests.conftest import PASSWORD, card_codes_for, pending_positions
 
 # Ceilings on the queries of each step: the flow functions alone, and the
@@ -35,8 +36,14 @@ Outcome = LoginAttempt.Outcome
 def _clients(count: int, prefix: str) -> list[Client]:
     return Client.objects.bulk_create(
         [
-            Client(first_name=f"{prefix}{index}", last_name="Other", email=f"{prefix}{index}@example.com",
-                   phone="+1 555 0100", address="1 Main St", country="US")
+            Client(
+                first_name=f"{prefix}{index}",
+                last_name="Other",
+                email=f"{prefix}{index}@example.com",
+                phone="+1 555 0100",
+                address="1 Main St",
+                country="US",
+            )
             for index in range(count)
         ]
     )
@@ -46,12 +53,17 @@ def add_users(alice: User, clock) -> None:
     """200 more usernames, each with a failure history of its own."""
     encoded = make_password(PASSWORD)
     users = User.objects.bulk_create(
-        [User(username=f"other{index}", password=encoded, client=person) for index, person in enumerate(_clients(200, "u"))]
+        [
+            User(username=f"other{index}", password=encoded, client=person)
+            for index, person in enumerate(_clients(200, "u"))
+        ]
     )
     guards = LoginGuard.objects.bulk_create([LoginGuard(username=user.username) for user in users])
     LoginAttempt.objects.bulk_create(
         [
-            LoginAttempt(guard=guard, at=timezone.now(), step="password", outcome=Outcome.FAILED, ip=f"203.0.113.{index % 250}")
+            LoginAttempt(
+                guard=guard, at=timezone.now(), step="password", outcome=Outcome.FAILED, ip=f"203.0.113.{index % 250}"
+            )
             for index, guard in enumerate(guards)
             for _ in range(3)
         ]
@@ -90,8 +102,13 @@ def add_old_failures(alice: User, clock) -> None:
     now = timezone.now()
     LoginAttempt.objects.bulk_create(
         [
-            LoginAttempt(guard=guard, at=now - timedelta(days=1, minutes=index), step="code",
-                         outcome=Outcome.FAILED if index % 2 else Outcome.REFUSED, ip=IP)
+            LoginAttempt(
+                guard=guard,
+                at=now - timedelta(days=1, minutes=index),
+                step="code",
+                outcome=Outcome.FAILED if index % 2 else Outcome.REFUSED,
+                ip=IP,
+            )
             for index in range(500)
         ]
     )
@@ -125,6 +142,7 @@ def test_L3_first_attempt_of_a_username_costs_no_more_queries(alice, clock):
         def attempt():
             with pytest.raises(LoginRefusal):
                 flow.check_password_step(username, "not the right password", ip=IP, channel="web", now=timezone.now())
+
         return attempt
 
     seen = queries_of(wrong("alice"))
@@ -191,6 +209,7 @@ def test_L3_step_two_resets_the_count_only_when_something_counts(alice, clock):
 @pytest.mark.parametrize("grow", [add_users, add_old_failures], ids=["200-users", "500-old-failures"])
 def test_L3_wrong_password_query_count_is_constant(alice, clock, grow):
     """A failure that does not reach the limit costs the same with a long history."""
+
     def wrong():
         with pytest.raises(LoginRefusal):
             step_one(password="not the right password")

@@ -9,9 +9,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from accounts import regions, scopes
+from accounts import access
 from accounts.models import User
 from devices.models import SecurityDevice
+from help import regions
 from tests.conftest import PASSWORD, login_fully
 
 
@@ -26,14 +27,14 @@ def test_A1_full_scope_reaches_the_client_pages(web, alice, clock):
 def test_A9_refusal_names_its_rule_never_a_bare_403(bob):
     """A page that needs a device, asked by a password-only (unenrolled) session."""
 
-    @scopes.scope_required(scopes.FULL)
+    @access.scope_required(access.FULL)
     def needs_device(request):  # pragma: no cover - must not run
         return HttpResponse("secret")
 
     request = RequestFactory().get("/withdrawals/")
     request.user = bob
     request.session = SessionStore()
-    request.sls_scope = scopes.UNENROLLED
+    request.sls_scope = access.UNENROLLED
     response = needs_device(request)
     assert response.status_code == 403
     assert b"rule D8" in response.content and b"secret" not in response.content
@@ -41,7 +42,7 @@ def test_A9_refusal_names_its_rule_never_a_bare_403(bob):
 
 
 def test_A9_anonymous_is_sent_to_log_in_not_refused(db):
-    @scopes.scope_required(scopes.FULL)
+    @access.scope_required(access.FULL)
     def needs_device(request):  # pragma: no cover - must not run
         return HttpResponse("secret")
 

@@ -22,11 +22,12 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditEvent, LoginAttempt, LoginGuard, PendingLogin
+from audit import trail
+from audit.models import AuditEvent
 from devices.models import SecurityDevice
-from sls_portal.hashers import FastArgon2PasswordHasher
+from login.models import LoginAttempt, LoginGuard, PendingLogin
 from tests.conftest import PASSWORD, card_codes_for, csrf_post, login_fully, pending_positions
+from tests.hashers import FastArgon2PasswordHasher
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 WRONG = "not the right password"
@@ -284,7 +285,9 @@ def test_SEC17_security_page_shows_only_own_devices(web, alice, charlie, clock):
 
 
 def log_in_with_next(web, user, next_url: str):
-    response = csrf_post(web, f"/login/?next={quote(next_url, safe='')}", {"username": user.username, "password": PASSWORD})
+    response = csrf_post(
+        web, f"/login/?next={quote(next_url, safe='')}", {"username": user.username, "password": PASSWORD}
+    )
     assert response.status_code == 302
     if response.url != "/login/code/":
         return response
@@ -348,7 +351,7 @@ def test_SEC20_log_line_escapes_a_newline_in_the_username(db, caplog):
     """ASVS 7.3.1, 5.0 V16.4.1: a username cannot forge a second log line."""
     caplog.set_level(logging.INFO, logger="sls.audit")
     forged = 'eve\n{"action": "login", "outcome": "ok", "username": "alice"}'
-    audit.record("login.password", username=forged, outcome="failed")
+    trail.record("login.password", username=forged, outcome="failed")
     [record] = [record for record in caplog.records if record.name == "sls.audit"]
     line = record.getMessage()
     assert "\n" not in line and "\r" not in line
@@ -404,7 +407,11 @@ def test_SEC22_production_settings_have_transport_security(tmp_path):
         "'X_FRAME_OPTIONS', 'ALLOWED_HOSTS')}))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=BASE_DIR, env=production_env(tmp_path), capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-
 from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import AuditEvent
-from accounts.sessions import SessionStore as LeanStore
+from audit.models import AuditEvent
 from devices.models import DeviceStatus, SecurityDevice
-from sls_portal.compiled import statement_of
+from login.compiled import statement_of
+from login.sessions import SessionStore as LeanStore
 from tests.conftest import PASSWORD, card_codes_for, csrf_post, login_fully, pending_positions
 
 
@@ -251,7 +250,7 @@ def test_SEC5_other_clients_sessions_survive(alice, charlie, clock):
     assert charlies.get("/").status_code == 200
 
 
-# --- the store (accounts.sessions): one statement per operation --------------------------------
+# --- the store (login.sessions): one statement per operation --------------------------------
 
 
 def _statements(run) -> list[str]:
@@ -407,7 +406,7 @@ def test_SEC1_login_works_without_saving_every_request(web, alice, clock):
 
 def test_SEC2_session_ended_during_step_two_is_not_revived(web, alice, clock):
     """Logged out in another tab while step 2 ran: no login, nothing written back."""
-    from accounts import login as flow
+    from login import flows as flow
 
     csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
     key = session_key(web)
@@ -432,7 +431,7 @@ def test_SEC2_session_ended_during_step_two_is_not_revived(web, alice, clock):
 def test_SEC1_double_clicked_login_form_still_logs_in(web, alice, clock):
     """Two POSTs of the password form overlap: the first moves the visit's row
     while the second hashes; the second still gets a session of its own."""
-    from accounts import login as flow
+    from login import flows as flow
 
     visit = web.session
     visit["visited"] = True

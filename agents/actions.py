@@ -1,0 +1,220 @@
+"""What an agent does for a caller, after verifying who the caller is.
+
+Each action that changes a client's access (unlock, reset link, ending
+sessions, a new code card) needs an identity verification for that client
+(L5, s371): one recorded in the same call, or one this agent recorded for
+this client within SLS["IDENTITY_VERIFICATION_VALID"]. The verification,
+the action and its audit event are one transaction, so a refused or failed
+action leaves nothing behind (ARCHITECTURE.md principle 7).
+
+The admin views only parse a form and call one function here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from accounts.models import Client, IdentityVerification, User
+from audit import trail
+from devices import flows as device_flows
+from devices.models import SecurityDevice
+from login import lockout
+
+
+class VerificationRequired(Exception):
+    """L5 (s371): the action needs a verified caller; the message names the rule."""
+
+    def __init__(self) -> None:
+        minutes = int(settings.SLS["IDENTITY_VERIFICATION_VALID"].total_seconds() // 60)
+        super().__init__(
+            _(
+                "Verify the caller's identity first (L5, s371): record how you verified it and the call "
+                "reference, or use a verification you recorded for this client in the last %(minutes)d minutes."
+            )
+            % {"minutes": minutes}
+        )
+
+
+@dataclass(frozen=True)
+class NewVerification:
+    """What the agent typed into a form's identity-verification fields."""
+
+    method: str
+    reference: str
+    notes: str = ""
+
+
+def recent_verification(client: Client, *, agent: User, now: datetime) -> IdentityVerification | None:
+    """The latest verification this agent recorded for this client that is still good."""
+    since = now - settings.SLS["IDENTITY_VERIFICATION_VALID"]
+    return (
+        IdentityVerification.objects.filter(client=client, agent=agent, at__gt=since, at__lte=now)
+        .order_by("-at", "-pk")
+        .first()
+    )
+
+
+def record_verification(
+    client: Client, new: NewVerification, *, agent: User, now: datetime, request: HttpRequest | None = None
+) -> IdentityVerification:
+    """L5 (s371): the agent's record that the caller proved to be the client."""
+    with transaction.atomic():
+        verification = IdentityVerification.objects.create(
+            client=client, agent=agent, method=new.method, reference=new.reference, notes=new.notes, at=now
+        )
+        trail.record(
+            "identity.verify",
+            request=request,
+            actor=agent,
+            client=client,
+            verification=verification,
+            rule="L5",
+            details={"method": verification.method},
+            at=now,
+        )
+    return verification
+
+
+def _verification_for(
+    client: Client, new: NewVerification | None, *, agent: User, now: datetime, request: HttpRequest | None
+) -> IdentityVerification:
+    if new is not None:
+        return record_verification(client, new, agent=agent, now=now, request=request)
+    found = recent_verification(client, agent=agent, now=now)
+    if found is None:
+        raise VerificationRequired()
+    return found
+
+
+def _client_of(user: User) -> Client:
+    if user.client_id is None:
+        # Staff usernames are not handled through agent actions.
+        raise ValueError("Agent actions apply to clients' usernames only.")
+    return user.client
+
+
+def unlock_username(
+    user: User,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> bool:
+    """L3 (s371): lift the lock early and reset the count. True if it was locked."""
+    client = _client_of(user)
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        was_locked = lockout.unlock(user.username, now)
+        trail.record(
+            "lockout.unlock",
+            request=request,
+            actor=agent,
+            client=client,
+            username=user.username,
+            verification=verification,
+            rule="L3",
+            details={"was_locked": was_locked},
+            at=now,
+        )
+    return was_locked
+
+
+def password_reset_link(user: User, request: HttpRequest) -> str:
+    """A single-use link (the token changes with the password), valid PASSWORD_RESET_TIMEOUT."""
+    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    path = reverse("password-reset-confirm", kwargs={"uidb64": uidb64, "token": token})
+    return request.build_absolute_uri(path)
+
+
+def send_password_reset(
+    user: User,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest,
+    new_verification: NewVerification | None = None,
+) -> None:
+    """L5: e-mail a password-reset link to the client's e-mail of record, never another address."""
+    client = _client_of(user)
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        # The audit event first: if the mail cannot be sent, both roll back.
+        # The link itself is a secret and is never recorded (SECURITY.md 20).
+        trail.record(
+            "password_reset.send",
+            request=request,
+            actor=agent,
+            client=client,
+            username=user.username,
+            verification=verification,
+            rule="L5",
+            at=now,
+        )
+        context = {
+            "client": client,
+            "username": user.username,
+            "link": password_reset_link(user, request),
+            "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+        }
+        send_mail(
+            subject=_("Your password-reset link"),
+            message=render_to_string("admin/accounts/password_reset_email.txt", context),
+            from_email=None,
+            recipient_list=[client.email],
+        )
+
+
+def end_all_sessions(
+    user: User,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> None:
+    """SECURITY.md 5: every session of this username stops at its next request."""
+    client = _client_of(user)
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        user.end_all_sessions(now)
+        trail.record(
+            "sessions.end_all",
+            request=request,
+            actor=agent,
+            client=client,
+            username=user.username,
+            verification=verification,
+            at=now,
+        )
+
+
+def issue_code_card(
+    client: Client,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> SecurityDevice:
+    """D5: a new Security Code Card for a verified caller.
+
+    Raises devices.flows.DeviceConflict (and records nothing) when the
+    client already has an active device.
+    """
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        return device_flows.issue_code_card(client, agent=agent, now=now, request=request, verification=verification)

@@ -1,0 +1,262 @@
+"""The agents' admin for people, logins and the audit trail (STYLE.md rule 7).
+
+Agents look things up and act through explicit action pages
+(accounts/views.py); credentials are never free edits. No page
+shows a password hash, and the audit log is read-only for everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, Client, IdentityVerification, User
+from agents.device_admin import SecurityDeviceInline
+from audit.models import AuditEvent
+from login.models import LoginGuard
+
+from . import actions, views
+from .admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
+
+AgentView = Callable[[HttpRequest, admin.ModelAdmin, str], HttpResponse]
+
+
+class AgentActionsMixin:
+    """Action pages under <object>/<slug>/, linked from the change page's object tools.
+
+    `agent_actions` lists (slug, url name suffix, view, permission, label).
+    """
+
+    change_form_template = "admin/agent_change_form.html"
+    agent_actions: tuple[tuple[str, str, AgentView, str, str], ...] = ()
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path(f"<path:object_id>/{slug}/", self._wrap(view), name="%s_%s_" % info + suffix)
+            for slug, suffix, view, _perm, _label in self.agent_actions
+        ]
+        return own + super().get_urls()
+
+    def _wrap(self, view: AgentView):
+        def bound(request: HttpRequest, object_id: str) -> HttpResponse:
+            return view(request, self, object_id)
+
+        return self.admin_site.admin_view(bound)
+
+    def has_agent_actions(self, obj: Any) -> bool:
+        return True
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        links = []
+        if obj is not None and self.has_agent_actions(obj):
+            info = self.opts.app_label, self.opts.model_name
+            links = [
+                {"label": label, "url": reverse("admin:%s_%s_" % info + suffix, args=[obj.pk])}
+                for _slug, suffix, _view, perm, label in self.agent_actions
+                if request.user.has_perm(perm)
+            ]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "agent_links": links})
+
+
+class AccountInline(ReadOnlyInline):
+    model = Account
+    fields = ("number", "equity_usd", "funded_at", "closed_at")
+
+
+class UsernameInline(ReadOnlyInline):
+    model = User
+    fields = ("username", "email", "is_active", "last_login")
+    verbose_name = _("username")
+    verbose_name_plural = _("usernames")
+
+
+class VerificationInline(ReadOnlyInline):
+    model = IdentityVerification
+    fields = ("at", "agent", "method", "reference")
+    ordering = ("-at",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent")
+
+
+@admin.register(Client, site=admin_site)
+class ClientAdmin(AgentActionsMixin, admin.ModelAdmin):
+    list_display = ("__str__", "email", "country", "created_at")
+    list_filter = ("country",)
+    search_fields = ("last_name__exact", "email__exact", "accounts__number__exact", "users__username__exact")
+    search_help_text = _("Name, e-mail of record, account number or username.")
+    readonly_fields = ("created_at",)
+    show_full_result_count = False
+    inlines = (AccountInline, UsernameInline, SecurityDeviceInline, VerificationInline)
+    agent_actions = (
+        (
+            "verify-identity",
+            "verify_identity",
+            views.verify_identity_view,
+            views.PERM_VERIFY,
+            _("Record identity verification"),
+        ),
+        (
+            "issue-code-card",
+            "issue_code_card",
+            views.issue_code_card_view,
+            views.PERM_ISSUE_CARD,
+            _("Issue Security Code Card"),
+        ),
+    )
+
+
+@admin.register(User, site=admin_site)
+class UserAdmin(AgentActionsMixin, admin.ModelAdmin):
+    """Usernames. The password is never a field here, not even read-only (SECURITY.md 18)."""
+
+    list_display = ("username", "client", "email", "is_active", "is_staff", "lock_status")
+    list_filter = ("is_active", "is_staff")
+    list_select_related = ("client",)
+    search_fields = ("username__exact", "email__exact")
+    search_help_text = _("Exact username or e-mail.")
+    raw_id_fields = ("client",)
+    show_full_result_count = False
+    filter_horizontal = ("groups", "user_permissions")
+    fieldsets = (
+        (None, {"fields": ("username", "client", "email", "first_name", "last_name", "is_active")}),
+        (_("Login state"), {"fields": ("lock_status", "sessions_valid_after", "last_login", "date_joined")}),
+        (_("Staff"), {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+    )
+    _STAFF_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+    agent_actions = (
+        ("unlock", "unlock", views.unlock_view, views.PERM_UNLOCK, _("Unlock username")),
+        (
+            "send-password-reset",
+            "send_password_reset",
+            views.send_password_reset_view,
+            views.PERM_RESET,
+            _("Send password-reset link"),
+        ),
+        ("end-sessions", "end_sessions", views.end_sessions_view, views.PERM_END_SESSIONS, _("End all sessions")),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        # One subquery per page instead of one lookup per row.
+        guard = LoginGuard.objects.filter(username=OuterRef("username")).values("locked_until")[:1]
+        return super().get_queryset(request).annotate(guard_locked_until=Subquery(guard))
+
+    @admin.display(description=_("lock (L3)"))
+    def lock_status(self, obj: User) -> str:
+        until = getattr(obj, "guard_locked_until", None)
+        if until is not None and timezone.now() < until:
+            return _("locked until %(when)s UTC") % {"when": f"{until:%Y-%m-%d %H:%M}"}
+        return _("not locked")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["lock_status", "sessions_valid_after", "last_login", "date_joined"]
+        if not request.user.is_superuser:
+            # Only superusers make staff or hand out permissions.
+            readonly += self._STAFF_FIELDS
+        return readonly
+
+    def has_agent_actions(self, obj: User) -> bool:
+        return obj.client_id is not None
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_staff and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_staff and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        if not change:
+            # A password is only ever chosen by its owner, through a reset link (L5).
+            obj.set_unusable_password()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Account, site=admin_site)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("number", "client", "equity_usd", "funded_at", "closed_at")
+    list_select_related = ("client",)
+    search_fields = ("number__exact",)
+    search_help_text = _("Exact account number.")
+    raw_id_fields = ("client",)
+    show_full_result_count = False
+
+
+@admin.register(IdentityVerification, site=admin_site)
+class IdentityVerificationAdmin(admin.ModelAdmin):
+    """L5 (s371): recorded once, never changed or deleted."""
+
+    list_display = ("at", "client", "agent", "method", "reference")
+    list_filter = ("method",)
+    list_select_related = ("client", "agent")
+    search_fields = ("reference__exact", "client__email__exact")
+    raw_id_fields = ("client",)
+    show_full_result_count = False
+    fields = ("client", "method", "reference", "notes", "agent", "at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return self.fields
+        return ("agent", "at")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: IdentityVerification, form, change: bool) -> None:
+        # The one way a verification is written, audit event included.
+        created = actions.record_verification(
+            obj.client,
+            actions.NewVerification(obj.method, obj.reference, obj.notes),
+            agent=request.user,
+            now=timezone.now(),
+            request=request,
+        )
+        obj.pk, obj.agent, obj.at = created.pk, created.agent, created.at
+        obj._state.adding = False
+
+
+class AuditOutcomeFilter(admin.SimpleListFilter):
+    title = _("outcome")
+    parameter_name = "outcome"
+    OUTCOMES = ("ok", "passed", "failed", "refused", "locked", "rate_limited")
+
+    def lookups(self, request, model_admin):
+        return [(outcome, outcome) for outcome in self.OUTCOMES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditEvent, site=admin_site)
+class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """SECURITY.md 21, principle 7: append-only; nobody adds, changes or deletes here."""
+
+    list_display = ("at", "action", "outcome", "actor", "client", "username", "ip", "rule", "verification")
+    # Fixed choices: no SELECT DISTINCT over the whole log on every page.
+    # Filtering by action works from the search box or the URL (?action=...).
+    list_filter = (AuditOutcomeFilter,)
+    list_select_related = ("actor", "client", "verification")
+    search_fields = ("username__exact", "action__exact")
+    search_help_text = _("Exact username.")
+    show_full_result_count = False
+    actions = None
+    fields = ("at", "action", "outcome", "rule", "actor", "client", "username", "ip", "verification", "details")
+    readonly_fields = fields

@@ -1,0 +1,106 @@
+"""Demo data: clients in readable states and an agent, with how to log in as each.
+
+Idempotent: running it again keeps what exists and prints the same guide.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.demo import require_debug
+from accounts.models import Account, Client, User
+from devices.flows import issue_code_card
+from devices.models import DeviceStatus, SecurityDevice
+from login import lockout
+from login.models import LoginAttempt
+
+DEMO_PASSWORD = "demo-password-2026"
+
+PERSONAS = [
+    # username, first, last, country, equity, state
+    ("enrolled1", "Alice", "Rossi", "IT", "150000.00", "enrolled"),
+    ("unenrolled1", "Bob", "Smith", "US", "8000.00", "unenrolled"),
+    ("locked1", "Carla", "Meyer", "DE", "42000.00", "locked"),
+    ("closed1", "Daniel", "Wong", "HK", "0.00", "closed"),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo clients (enrolled, unenrolled, locked out, closed account) and an agent, and print how to log in."
+    )
+
+    def handle(self, *args, **options) -> None:
+        require_debug()
+        now = timezone.now()
+        with transaction.atomic():
+            agent = self._agent()
+            for number, (username, first, last, country, equity, state) in enumerate(PERSONAS, start=1):
+                self._persona(agent, number, username, first, last, country, Decimal(equity), state, now)
+        self._guide()
+
+    def _agent(self) -> User:
+        agent = User.objects.filter(username="agent").first()
+        if agent is None:
+            agent = User.objects.create_user(
+                username="agent", password=DEMO_PASSWORD, is_staff=True, email="agent@sls.example", first_name="Demo"
+            )
+        group = Group.objects.filter(name="Customer service").first()
+        if group is not None:
+            agent.groups.add(group)
+        if not TOTPDevice.objects.filter(user=agent, confirmed=True).exists():
+            TOTPDevice.objects.create(user=agent, name="Agent authenticator", confirmed=True)
+        return agent
+
+    def _persona(self, agent, number, username, first, last, country, equity, state, now) -> None:
+        if User.objects.filter(username=username).exists():
+            return
+        client = Client.objects.create(
+            first_name=first,
+            last_name=last,
+            email=f"{username}@example.com",
+            phone="+1 555 0100",
+            address=f"{number} Demo Street\nDemo City",
+            country=country,
+        )
+        Account.objects.create(
+            number=f"U9{number:06d}",
+            client=client,
+            equity_usd=equity,
+            funded_at=now - timedelta(days=400),
+            closed_at=now - timedelta(days=30) if state == "closed" else None,
+        )
+        User.objects.create_user(username=username, password=DEMO_PASSWORD, client=client, email=client.email)
+        if state in ("enrolled", "locked", "closed"):
+            device = issue_code_card(client, agent=agent, now=now)
+            if state == "closed":
+                SecurityDevice.objects.filter(pk=device.pk).update(status=DeviceStatus.RETURNED, deactivated_at=now)
+        if state == "locked":
+            for _ in range(10):
+                reservation = lockout.reserve(
+                    username, step=LoginAttempt.Step.PASSWORD, ip="192.0.2.10", channel="web", now=now
+                )
+                lockout.resolve_failure(reservation, now)
+
+    def _guide(self) -> None:
+        w = self.stdout.write
+        w(self.style.MIGRATE_HEADING("\nSLS portal demo — http://127.0.0.1:8000/"))
+        w(f"Every demo password is: {DEMO_PASSWORD}\n")
+        w("Clients (log in at /login/):")
+        w("  enrolled1    Security Code Card. Step 2 asks two card numbers; read the codes with")
+        w(
+            "               .venv/bin/python manage.py demo_card enrolled1 12 187   (or without numbers for the whole card)"
+        )
+        w("  unenrolled1  no security device: the password alone logs in (scope 'unenrolled')")
+        w("  locked1      locked after 10 failed attempts (L3); an agent can unlock it in the admin")
+        w("  closed1      closed account; its card was returned")
+        w("\nAgent (customer service) at /admin/:")
+        w(f"  agent / {DEMO_PASSWORD}, then the current authenticator code from")
+        w("               .venv/bin/python manage.py demo_totp agent")

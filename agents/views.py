@@ -1,0 +1,340 @@
+"""The agents' action pages in the admin: parse a form, call one function, render.
+
+Each view is wrapped by the admin site (staff with a verified second
+factor, CSRF, never cached) and checks its own permission (403 without
+it). The work itself is in agents.actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import Client, IdentityVerification, User
+from devices.flows import DeviceConflict, take_printout
+from devices.models import DeviceType, SecurityDevice
+from devices.printing import code_card_pdf
+from login import lockout
+
+from . import actions
+
+ACTION_TEMPLATE = "admin/agent_action.html"
+PRINTOUT_TEMPLATE = "admin/code_card_printout.html"
+
+# Permission of each action (defined in agents/migrations/0001_agent_groups.py).
+PERM_VERIFY = "accounts.add_identityverification"
+PERM_UNLOCK = "accounts.unlock_username"
+PERM_RESET = "accounts.send_password_reset"
+PERM_END_SESSIONS = "accounts.end_sessions"
+PERM_ISSUE_CARD = "devices.issue_code_card"
+
+
+class VerificationForm(forms.Form):
+    """The identity-verification fields (L5, s371) that every action form carries.
+
+    With `required=False` they may stay empty when the agent recorded a
+    verification for this client recently; the action function decides.
+    """
+
+    method = forms.ChoiceField(
+        label=gettext_lazy("How you verified the caller"),
+        choices=[("", "---------"), *IdentityVerification.Method.choices],
+    )
+    reference = forms.CharField(
+        label=gettext_lazy("Call or ticket reference"),
+        max_length=IdentityVerification._meta.get_field("reference").max_length,
+    )
+    notes = forms.CharField(label=gettext_lazy("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args: Any, required: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["method"].required = required
+        self.fields["reference"].required = required
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        method, reference, notes = data.get("method"), data.get("reference"), data.get("notes")
+        # Half a verification is no verification: both or neither.
+        if (method or reference or notes) and not self.has_error("method") and not self.has_error("reference"):
+            if not method:
+                self.add_error("method", _("Choose how you verified the caller."))
+            if not reference:
+                self.add_error("reference", _("Give the call or ticket reference."))
+        return data
+
+    def new_verification(self) -> actions.NewVerification | None:
+        data = self.cleaned_data
+        if not data.get("method"):
+            return None
+        return actions.NewVerification(data["method"], data["reference"], data.get("notes", ""))
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
+def _client_user(pk: str) -> User:
+    """A client's username; staff usernames have no agent actions (404)."""
+    return get_object_or_404(User.objects.select_related("client"), pk=pk, client__isnull=False)
+
+
+def _page(
+    request: HttpRequest,
+    model_admin: ModelAdmin,
+    template: str,
+    context: dict[str, Any],
+    status: int = 200,
+) -> TemplateResponse:
+    opts = model_admin.model._meta
+    return TemplateResponse(
+        request,
+        template,
+        {**model_admin.admin_site.each_context(request), "opts": opts, **context},
+        status=status,
+    )
+
+
+def _change_url(obj: Client | User) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def _verified_action(
+    request: HttpRequest,
+    model_admin: ModelAdmin,
+    *,
+    subject: Client | User,
+    client: Client,
+    title: str,
+    explanation: str,
+    submit_label: str,
+    act: Callable[[actions.NewVerification | None], HttpResponse],
+) -> HttpResponse:
+    """GET shows the form; POST verifies (or reuses a verification), acts, audits."""
+    now = timezone.now()
+    recent = actions.recent_verification(client, agent=request.user, now=now)
+    form = VerificationForm(request.POST or None, required=False)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                return act(form.new_verification())
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except DeviceConflict as exc:
+                form.add_error(None, str(exc))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": title,
+            "original": subject,
+            "subject_client": client,
+            "subject_user": subject if isinstance(subject, User) else None,
+            "explanation": explanation,
+            "submit_label": submit_label,
+            "form": form,
+            "recent_verification": recent,
+            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+        },
+        status=status,
+    )
+
+
+def verify_identity_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """L5 (s371): record that the caller proved to be this client."""
+    _require(request, PERM_VERIFY)
+    client = get_object_or_404(Client, pk=object_id)
+    form = VerificationForm(request.POST or None, required=True)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            actions.record_verification(
+                client, form.new_verification(), agent=request.user, now=timezone.now(), request=request
+            )
+            messages.success(request, _("Identity verification recorded for %(client)s.") % {"client": client})
+            return HttpResponseRedirect(_change_url(client))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Record identity verification"),
+            "original": client,
+            "subject_client": client,
+            "explanation": _(
+                "Record how the caller proved to be this client (L5, s371). For the next %(minutes)d minutes "
+                "you can then unlock, reset or end sessions for this client without recording it again."
+            )
+            % {"minutes": int(settings.SLS["IDENTITY_VERIFICATION_VALID"].total_seconds() // 60)},
+            "submit_label": _("Record verification"),
+            "form": form,
+        },
+        status=status,
+    )
+
+
+def unlock_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """L3 (s371): lift a username's lock after verifying the caller."""
+    _require(request, PERM_UNLOCK)
+    user = _client_user(object_id)
+    until = lockout.locked_until(user.username, timezone.now())
+
+    def act(new: actions.NewVerification | None) -> HttpResponse:
+        was_locked = actions.unlock_username(
+            user, agent=request.user, now=timezone.now(), request=request, new_verification=new
+        )
+        if was_locked:
+            messages.success(request, _("%(username)s is unlocked.") % {"username": user.username})
+        else:
+            messages.info(
+                request,
+                _("%(username)s was not locked; its failed attempts no longer count.") % {"username": user.username},
+            )
+        return HttpResponseRedirect(_change_url(user))
+
+    if until:
+        state = _("This username is locked until %(when)s UTC (L3).") % {"when": f"{until:%Y-%m-%d %H:%M}"}
+    else:
+        state = _("This username is not locked now; unlocking resets its count of failed attempts (L3).")
+    return _verified_action(
+        request,
+        model_admin,
+        subject=user,
+        client=user.client,
+        title=_("Unlock username"),
+        explanation=state,
+        submit_label=_("Unlock"),
+        act=act,
+    )
+
+
+def send_password_reset_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """L5: e-mail a single-use password-reset link to the client's e-mail of record."""
+    _require(request, PERM_RESET)
+    user = _client_user(object_id)
+
+    def act(new: actions.NewVerification | None) -> HttpResponse:
+        actions.send_password_reset(user, agent=request.user, now=timezone.now(), request=request, new_verification=new)
+        messages.success(
+            request,
+            _("A password-reset link for %(username)s was sent to the client's e-mail of record.")
+            % {"username": user.username},
+        )
+        return HttpResponseRedirect(_change_url(user))
+
+    return _verified_action(
+        request,
+        model_admin,
+        subject=user,
+        client=user.client,
+        title=_("Send password-reset link"),
+        explanation=_(
+            "A link to choose a new password goes to the client's e-mail of record, %(email)s. It works once, "
+            "for one hour, and never replaces the security device (L5, SECURITY.md 13)."
+        )
+        % {"email": user.client.email},
+        submit_label=_("Send the link"),
+        act=act,
+    )
+
+
+def end_sessions_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """SECURITY.md 5: every session of the username ends at its next request."""
+    _require(request, PERM_END_SESSIONS)
+    user = _client_user(object_id)
+
+    def act(new: actions.NewVerification | None) -> HttpResponse:
+        actions.end_all_sessions(user, agent=request.user, now=timezone.now(), request=request, new_verification=new)
+        messages.success(request, _("All sessions of %(username)s have ended.") % {"username": user.username})
+        return HttpResponseRedirect(_change_url(user))
+
+    return _verified_action(
+        request,
+        model_admin,
+        subject=user,
+        client=user.client,
+        title=_("End all sessions"),
+        explanation=_("Every browser and trading-platform session of this username is logged out at its next request."),
+        submit_label=_("End all sessions"),
+        act=act,
+    )
+
+
+def issue_code_card_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """D5: issue a Security Code Card, then offer its printout once."""
+    _require(request, PERM_ISSUE_CARD)
+    client = get_object_or_404(Client, pk=object_id)
+
+    def act(new: actions.NewVerification | None) -> HttpResponse:
+        device = actions.issue_code_card(
+            client, agent=request.user, now=timezone.now(), request=request, new_verification=new
+        )
+        messages.success(request, _("Security Code Card %(serial)s issued and active.") % {"serial": device.serial})
+        return HttpResponseRedirect(reverse("admin:devices_securitydevice_printout", args=[device.pk]))
+
+    return _verified_action(
+        request,
+        model_admin,
+        subject=client,
+        client=client,
+        title=_("Issue Security Code Card"),
+        explanation=_(
+            "The new card is active at once for all of the client's usernames (D7). You can download its "
+            "printable version once, to mail it to the address of record."
+        ),
+        submit_label=_("Issue the card"),
+        act=act,
+    )
+
+
+def code_card_printout_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """Principle 4: the printable card goes to the issuing agent once.
+
+    GET shows the page; POST (no state change on GET, SECURITY.md 16)
+    returns the PDF the first time and a clear refusal after that.
+    """
+    _require(request, PERM_ISSUE_CARD)
+    device = get_object_or_404(SecurityDevice.objects.select_related("client", "issued_by"), pk=object_id)
+    if device.type != DeviceType.CODE_CARD:
+        raise Http404
+    if device.issued_by_id != request.user.pk:
+        raise PermissionDenied
+    status = 200
+    if request.method == "POST":
+        pdf = code_card_pdf(device)
+        if take_printout(device, agent=request.user, now=timezone.now(), request=request):
+            response = HttpResponse(pdf, content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="security-code-card-{device.serial}.pdf"'
+            add_never_cache_headers(response)
+            return response
+        device.refresh_from_db(fields=["printout_taken_at"])
+        status = 410
+    return _page(
+        request,
+        model_admin,
+        PRINTOUT_TEMPLATE,
+        {
+            "title": _("Printable Security Code Card"),
+            "original": device,
+            "device": device,
+        },
+        status=status,
+    )

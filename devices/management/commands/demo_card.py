@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.demo import require_debug
+from accounts.models import User
+from devices.models import active_binding_for
+
+from . import codecard
+
+
+class Command(BaseCommand):
+    help = "Demo only: print a username's Security Code Card, or the codes at the given numbers."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("positions", nargs="*", type=int)
+
+    def handle(self, *args, username: str, positions: list[int], **options) -> None:
+        require_debug()
+        user = User.objects.filter(username=username).first()
+        binding = active_binding_for(user) if user else None
+        if binding is None:
+            raise CommandError(f"{username} has no active security device.")
+        seed = binding.security_device.seed
+        if positions:
+            try:
+                codes = [codecard.code_at(seed, p) for p in positions]
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            for position, code in zip(positions, codes, strict=True):
+                self.stdout.write(f"{position:>3}: {code}")
+            self.stdout.write(f"Type them without spaces: {''.join(codes)}")
+            return
+        codes = codecard.all_codes(seed)
+        self.stdout.write(f"Security Code Card {binding.security_device.serial}")
+        for start in range(0, len(codes), 8):
+            self.stdout.write(
+                "  ".join(f"{start + i + 1:>3} {code}" for i, code in enumerate(codes[start : start + 8]))
+            )

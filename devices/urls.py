@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("settings/security/sls/", views.sls_settings_view, name="settings-security-sls"),
+]

@@ -1,0 +1,330 @@
+"""L3: ten failed attempts within any 24 hours lock a username.
+
+An attempt *reserves its place before any password is hashed*, under a
+row lock on the username's LoginGuard (ARCHITECTURE.md principle 6): the
+reservation is a PENDING attempt row that counts toward the limit until it
+resolves. So when 50 wrong passwords arrive at once, 10 reserve a place and
+are checked; the other 40 find the limit reached and are refused without a
+hash. Every attempt is a row, so none is lost to a concurrent update.
+
+The lock lasts until 24 hours after the last unsuccessful attempt, and an
+attempt refused while locked is itself unsuccessful (it extends the lock).
+A completed login or an agent's unlock resets the count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from login.compiled import CompiledQuery, FixedUpdate, deferred_writes, execute, insert
+from login.models import LoginAttempt, LoginGuard
+
+Outcome = LoginAttempt.Outcome
+
+
+def _rule(name: str):
+    return settings.SLS[name]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer to "may this attempt be checked?"."""
+
+    guard_id: int | None  # None: refused for its address before any row existed
+    attempt_id: int | None  # the PENDING row; None when refused or held
+    locked_until: datetime | None = None
+    refused: bool = False
+    throttled: bool = False  # refused for its address; nothing stored
+    # held=True: the caller's transaction keeps the guard locked until the
+    # attempt resolves, so its row is written once, with its outcome.
+    guard: LoginGuard | None = None
+    attempt: LoginAttempt | None = None
+    # Held, with no failure, live reservation or lock since the last reset:
+    # a success then has nothing to reset (and the row stays locked meanwhile).
+    clean: bool = False
+
+
+# The two counts every attempt makes, as fixed SQL. Each stops at its
+# limit (only "has it reached the limit?" matters), so neither costs more
+# with a longer history: the username's rows since its last reset walk
+# the (guard, at) index; the address's counted rows have an index of their
+# own (attempt_ip_at_counted: the successes of a busy office's address
+# are not in it).
+_ATTEMPTS = LoginAttempt._meta.db_table
+_COUNTED = "(%s)" % ", ".join(f"'{outcome}'" for outcome in LoginAttempt.COUNTED_OUTCOMES)
+
+
+def _failures_sql(guard: str, since: str) -> str:
+    """What L3 counts for one guard (SQL) since a moment (SQL): its failures
+    and refusals and, if a flag says so, its reservations still pending
+    after a second moment; up to a limit. After the parameters of `guard`
+    and `since` come the flag, that second moment and the limit."""
+    return (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} a WHERE a.guard_id = {guard} AND a.at > {since}"
+        f" AND (a.outcome IN {_COUNTED} OR (%s AND a.outcome = '{Outcome.PENDING}' AND a.at > %s)) LIMIT %s) counted"
+    )
+
+
+_FAILURES_SQL = _failures_sql("%s", "%s")
+_ADDRESS_SQL = (
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
+    f" AND outcome IN {_COUNTED} LIMIT %s) counted"
+)
+_GUARDS = LoginGuard._meta.db_table
+
+
+def _guard_state(
+    username: str,
+    window_start: datetime,
+    pending_since: datetime,
+    failures_limit: int,
+    ip: str,
+    address_since: datetime,
+    address_limit: int,
+):
+    """The username's guard with its failures (and live reservations) since
+    the window opened or the count was reset, and the address's failures,
+    each counted up to its limit."""
+    since = f"CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
+    failures = RawSQL(
+        _failures_sql(f"{_GUARDS}.id", since),
+        [_at(window_start), _at(window_start), True, _at(pending_since), failures_limit],
+        output_field=IntegerField(),
+    )
+    from_address = RawSQL(_ADDRESS_SQL, [ip, _at(address_since), address_limit], output_field=IntegerField())
+    return LoginGuard.objects.filter(username=username).annotate(failures=failures, from_address=from_address)
+
+
+_GUARD_STATE = CompiledQuery(
+    _guard_state,
+    username=str,
+    window_start=datetime,
+    pending_since=datetime,
+    failures_limit=int,
+    ip=str | None,
+    address_since=datetime,
+    address_limit=int,
+)
+# The row lock, sent ahead of the read above in the same round trip on
+# PostgreSQL (deferred_writes): each statement of a query string takes its
+# own snapshot there, so the read sees every attempt committed by whoever
+# held the lock before. The lock is an upsert, not a SELECT .. FOR UPDATE:
+# a username's first attempts race to create its row, and a SELECT that
+# ran before the row was committed would lock nothing while the read after
+# it found the row. The upsert leaves the row locked (made, or waited for
+# and touched) in every case, except for an address over its limit on a
+# username never seen: then nothing is stored and nothing is locked. On
+# SQLite the transaction already holds the database's write lock (BEGIN
+# IMMEDIATE), and the upsert just makes the row.
+_LOCK_SQL = (
+    f"INSERT INTO {_GUARDS} (username) SELECT %s WHERE ({_ADDRESS_SQL}) < %s"
+    " ON CONFLICT (username) DO UPDATE SET username = excluded.username"
+)
+_ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit TO OFF"
+
+
+def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
+    """The guard, locked until the transaction ends, with .failures and
+    .from_address read under the lock. None for a username never seen
+    when the address is over its limit (nothing is stored for it)."""
+    address_since, limit = now - _rule("ADDRESS_FAILURES_WINDOW"), _rule("ADDRESS_FAILURES_LIMIT")
+    with connection.cursor() as cursor:
+        execute(cursor, _LOCK_SQL, [username, ip, _at(address_since), limit, limit], defer=True)
+    return _GUARD_STATE.first(
+        username=username,
+        window_start=now - _rule("LOCKOUT_WINDOW"),
+        pending_since=now - _rule("ATTEMPT_RESERVATION_TTL"),
+        failures_limit=_rule("LOCKOUT_FAILURES"),
+        ip=ip,
+        address_since=address_since,
+        address_limit=limit,
+    )
+
+
+def _count(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        execute(cursor, sql, params)
+        return cursor.fetchone()[0]
+
+
+def _at(moment: datetime):
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _failure_params(guard: LoginGuard, now: datetime, *, with_pending: bool) -> list:
+    """Failures (and, before a check, live reservations) since the window
+    opened or the count was last reset."""
+    since = now - _rule("LOCKOUT_WINDOW")
+    if guard.reset_at and guard.reset_at > since:
+        since = guard.reset_at
+    pending_since = now - _rule("ATTEMPT_RESERVATION_TTL")
+    return [guard.pk, _at(since), with_pending, _at(pending_since), _rule("LOCKOUT_FAILURES")]
+
+
+def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
+    return _count(_FAILURES_SQL, _failure_params(guard, now, with_pending=with_pending))
+
+
+def reserve(
+    username: str,
+    *,
+    step: str,
+    ip: str | None,
+    channel: str,
+    now: datetime,
+    held: bool = False,
+    throttle_address: bool = False,
+) -> Reservation:
+    """Reserve a place for one attempt, or refuse it (and count the refusal).
+
+    Alone it commits, so the place is held before a slow hash. With held=True
+    (step 2, no hash) it must run inside the caller's transaction, which then
+    keeps the username's row locked until the attempt is resolved. With
+    throttle_address=True it first refuses, storing nothing, an address
+    with too many recent failures (SECURITY.md 7): the two counts are one
+    query.
+    """
+    address = ip if throttle_address else None  # NULL matches no row
+    alone = not connection.in_atomic_block  # this transaction commits here
+    with transaction.atomic(savepoint=False), deferred_writes():
+        guard = _locked_guard(username, address, now)
+        if guard is None or guard.from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
+            return Reservation(guard.pk if guard else None, None, throttled=True)
+        failures = guard.failures
+        refuse = guard.is_locked(now) or failures >= _rule("LOCKOUT_FAILURES")
+        attempt = LoginAttempt(guard=guard, at=now, step=step, ip=ip, channel=channel, outcome=Outcome.PENDING)
+        if refuse:
+            # L3: the refusal is itself unsuccessful; the lock runs from it.
+            attempt.outcome = Outcome.REFUSED
+            insert(attempt)
+            guard.locked_until = now + _rule("LOCKOUT_DURATION")
+            guard.save(update_fields=["locked_until"])
+            return Reservation(guard.pk, None, guard.locked_until, refused=True)
+        if held:
+            clean = failures == 0 and guard.locked_until is None
+            return Reservation(guard.pk, None, guard=guard, attempt=attempt, clean=clean)
+        if alone and connection.vendor == "postgresql":
+            # The reservation only has to be visible to the next attempt,
+            # which it is at COMMIT; the disk can follow. Its outcome is
+            # written by a durable transaction after the hash, and a server
+            # crash before the disk caught up also ends this request, so
+            # only a PENDING row, counted for a few minutes, can be lost.
+            # (Refusals above stay durable: they lock.)
+            with connection.cursor() as cursor:
+                execute(cursor, _ASYNC_COMMIT_SQL, [], defer=True, prepare=False)
+        insert(attempt)
+    return Reservation(guard.pk, attempt.pk)
+
+
+_RESOLVE = FixedUpdate(LoginAttempt, set=["outcome", "at"], where=["pk"])
+_RESET = FixedUpdate(LoginGuard, set=["reset_at", "locked_until"], where=["pk"])
+
+
+def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> None:
+    # Nobody reads these writes back: inside deferred_writes() they wait
+    # for the next round trip.
+    if reservation.attempt is not None:
+        reservation.attempt.outcome = outcome
+        reservation.attempt.at = now
+        insert(reservation.attempt, defer=True)
+    else:
+        _RESOLVE.run(outcome=outcome, at=now, where_pk=reservation.attempt_id, defer=True)
+
+
+def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
+    """The checked attempt failed. Returns the lock's end if it now holds."""
+    # savepoint=False: inside the caller's transaction this adds no
+    # SAVEPOINT round trips; alone it is its own transaction.
+    with transaction.atomic(savepoint=False):
+        guard = reservation.guard or LoginGuard.objects.select_for_update().get(pk=reservation.guard_id)
+        _record_outcome(reservation, Outcome.FAILED, now)
+        if _failures(guard, now, with_pending=False) >= _rule("LOCKOUT_FAILURES"):
+            guard.locked_until = now + _rule("LOCKOUT_DURATION")
+            guard.save(update_fields=["locked_until"])
+            return guard.locked_until
+    return None
+
+
+def resolve_step_passed(reservation: Reservation, now: datetime) -> None:
+    """The password was right; the login is not complete, so nothing resets."""
+    _record_outcome(reservation, Outcome.PASSED, now)
+
+
+def resolve_success(reservation: Reservation, now: datetime) -> None:
+    """L3: a successful login resets the count."""
+    with transaction.atomic(savepoint=False):
+        _record_outcome(reservation, Outcome.SUCCEEDED, now)
+        if not reservation.clean:
+            _RESET.run(reset_at=now, locked_until=None, where_pk=reservation.guard_id)
+
+
+def unlock(username: str, now: datetime) -> bool:
+    """L3 (s371): an agent lifts the lock early. True if it was locked."""
+    with transaction.atomic():
+        guard = LoginGuard.objects.select_for_update().filter(username=username).first()
+        if guard is None:
+            return False
+        was_locked = guard.is_locked(now)
+        guard.reset_at = now
+        guard.locked_until = None
+        guard.save(update_fields=["reset_at", "locked_until"])
+    return was_locked
+
+
+def locked_until(username: str, now: datetime | None = None) -> datetime | None:
+    """When the username's lock ends, or None if it is not locked now."""
+    now = now or timezone.now()
+    guard = LoginGuard.objects.filter(username=username).first()
+    return guard.locked_until if guard and guard.is_locked(now) else None
+
+
+def record_lifted_locks(now: datetime, batch_size: int | None = None) -> int:
+    """J1: persist "lock lifted" for every lock whose 24 hours have passed.
+
+    Set-based and safe on several workers: each batch claims its rows with
+    SELECT .. FOR UPDATE SKIP LOCKED, and each event carries a unique key
+    (guard, lock end), so a second run or a second worker writes nothing
+    twice. Logins never wait for this: is_locked() reads locked_until.
+    """
+    from accounts.models import User
+    from audit.models import AuditEvent
+
+    batch_size = batch_size or settings.SLS["JOB_BATCH_SIZE"]
+    client_of = User.objects.filter(username=OuterRef("username")).values("client_id")[:1]
+    written = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                LoginGuard.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(locked_until__lte=now)
+                .filter(Q(lift_recorded_for__isnull=True) | ~Q(lift_recorded_for=F("locked_until")))
+                .annotate(client_id=Subquery(client_of))
+                .order_by("pk")
+                .values_list("pk", "username", "locked_until", "client_id")[:batch_size]
+            )
+            if not due:
+                return written
+            AuditEvent.objects.bulk_create(
+                [
+                    AuditEvent(
+                        at=now,
+                        action="lockout.lifted",
+                        username=username,
+                        client_id=client_id,
+                        rule="L3",
+                        details={"locked_until": until.isoformat()},
+                        dedupe_key=f"lockout.lifted:{pk}:{until.isoformat()}",
+                    )
+                    for pk, username, until, client_id in due
+                ],
+                ignore_conflicts=True,
+            )
+            LoginGuard.objects.filter(pk__in=[row[0] for row in due]).update(lift_recorded_for=F("locked_until"))
+            written += len(due)
