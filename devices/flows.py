@@ -28,7 +28,7 @@ def bind_usernames(device: SecurityDevice) -> None:
     existing = set(device.bindings.values_list("user_id", flat=True))
     DeviceBinding.objects.bulk_create(
         [
-            DeviceBinding(user=user, security_device=device, name=str(device), confirmed=True)
+            DeviceBinding(user=user, security_device=device, name=str(device), confirmed=True, kind=device.type)
             for user in User.objects.filter(client=device.client_id).exclude(pk__in=existing)
         ]
     )

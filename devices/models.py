@@ -5,11 +5,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_otp.models import Device, DeviceManager
+from django_otp.models import DeviceManager
 
+from accounts.access import FULL
 from accounts.models import Client
 
-from . import codecard, crypto
+from . import crypto
+from .factors import SecondFactor, as_kind, register_source
 
 
 class DeviceType(models.TextChoices):
@@ -29,13 +31,6 @@ class DeviceStatus(models.TextChoices):
     DAMAGED = "damaged", _("Reported damaged")
     RETURNED = "returned", _("Returned")
     REVOKED = "revoked", _("Revoked")
-
-
-def new_challenge(device_type: str) -> dict:
-    """What the login asks of a device of this type (the type alone decides)."""
-    if device_type == DeviceType.CODE_CARD:
-        return {"type": "code_card", "positions": codecard.new_challenge()}
-    raise NotImplementedError(f"{device_type} devices are not supported yet")
 
 
 class SecurityDevice(models.Model):
@@ -87,32 +82,27 @@ class SecurityDevice(models.Model):
     def is_active(self) -> bool:
         return self.status == DeviceStatus.ACTIVE
 
-    # django-otp's contract, for the one kind built so far.
-    def generate_challenge(self) -> dict:
-        return new_challenge(self.type)
-
-    def verify_response(self, challenge: dict, response: str) -> bool:
-        if self.type == DeviceType.CODE_CARD and challenge.get("type") == "code_card":
-            return codecard.verify(self.seed, challenge["positions"], response)
-        return False
-
 
 class DeviceBindingQuerySet(models.QuerySet):
     def usable(self) -> DeviceBindingQuerySet:
         return self.filter(confirmed=True, security_device__status=DeviceStatus.ACTIVE)
 
 
-class DeviceBinding(Device):
+class DeviceBinding(SecondFactor):
     """One username's link to a physical device (D7), in django-otp's terms.
 
-    `django_otp.login(request, binding)` marks the session verified; the
-    OTP middleware reloads the binding on every request, and a binding
-    whose device is no longer active no longer verifies anyone.
+    Each kind of permanent device is a proxy of this model (devices/kinds.py)
+    with its own contract methods; a row comes out of the database as the
+    class of its `kind`. `django_otp.login(request, binding)` marks the
+    session verified; the OTP middleware reloads the binding on every
+    request, and a binding whose device is no longer active verifies no one.
     """
 
     security_device = models.ForeignKey(
         SecurityDevice, on_delete=models.CASCADE, related_name="bindings", verbose_name=_("security device")
     )
+    # The device's type, fixed when the binding is made: the class it loads as.
+    kind = models.CharField(_("type"), max_length=16, choices=DeviceType.choices, editable=False)
 
     # Keeps django-otp's DeviceManager (devices_for_user), which its forms call.
     objects = DeviceManager.from_queryset(DeviceBindingQuerySet)()
@@ -124,6 +114,13 @@ class DeviceBinding(Device):
             models.UniqueConstraint(fields=["user", "security_device"], name="one_binding_per_user_device"),
         ]
 
+    # Filled by each kind's proxy class (devices/kinds.py): kind -> class.
+    KINDS: dict[str, type[DeviceBinding]] = {}
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        return as_kind(super().from_db(db, field_names, values), DeviceBinding.KINDS)
+
     def is_interactive(self) -> bool:
         return True
 
@@ -133,10 +130,27 @@ class DeviceBinding(Device):
         return self.confirmed and self.security_device.is_active
 
     def verify_is_allowed(self) -> tuple[bool, dict | None]:
-        if not self.security_device.is_active:
+        if not self.is_usable:
             return False, {"reason": "device_inactive"}
-        return True, None
+        return super().verify_is_allowed()
+
+    def access_scope(self, now) -> str | None:
+        # A1: a permanent device gives full access while it is active.
+        return FULL if self.is_usable else None
+
+    def audit_details(self) -> dict:
+        return {"factor": self.offer, "device": self.security_device.serial}
 
 
 def active_binding_for(user) -> DeviceBinding | None:
     return DeviceBinding.objects.usable().select_related("security_device").filter(user=user).first()
+
+
+@register_source
+def permanent_devices(user, now) -> list[DeviceBinding]:
+    """Step 2 offers the username's active permanent device (D5: one at a time)."""
+    binding = active_binding_for(user)
+    return [binding] if binding is not None else []
+
+
+from . import kinds  # noqa: E402, F401  (the proxy class of each kind)

@@ -36,6 +36,8 @@ class LoginRefusal(Exception):
     help_anchor: str = ""
     hint: str = ""
     extra: dict = field(default_factory=dict)
+    # The pending login is over: the client starts again from step 1.
+    ends_login: bool = False
 
     @property
     def help_url(self) -> str:
@@ -52,9 +54,11 @@ def invalid_credentials() -> LoginRefusal:
     return LoginRefusal("invalid_credentials", "L2", _("Invalid user name password combination"), 401, HELP_ANCHORS[1])
 
 
-def login_failed(hint: str = "", rule: str = "L2") -> LoginRefusal:
-    # L2 (s312), with an L4 hint when the code broke a format rule.
-    return LoginRefusal("login_failed", rule, _("Login Failed"), 401, HELP_ANCHORS[2], hint=hint)
+def login_failed(hint: str = "", rule: str = "L2", retry_at: datetime | None = None) -> LoginRefusal:
+    # L2 (s312), with an L4 hint when the code broke a format rule, and
+    # the moment the device may be tried again when it is throttled.
+    extra = {"retry_at": retry_at} if retry_at else {}
+    return LoginRefusal("login_failed", rule, _("Login Failed"), 401, HELP_ANCHORS[2], hint=hint, extra=extra)
 
 
 def locked_out(unlocks_at: datetime) -> LoginRefusal:
@@ -65,6 +69,7 @@ def locked_out(unlocks_at: datetime) -> LoginRefusal:
         403,
         HELP_ANCHORS[1],
         extra={"unlocks_at": unlocks_at},
+        ends_login=True,
     )
 
 
@@ -74,6 +79,7 @@ def login_token_invalid() -> LoginRefusal:
         "",
         _("Your login has timed out or was already used. Please start again with your username and password."),
         401,
+        ends_login=True,
     )
 
 

@@ -10,7 +10,7 @@ class LoginConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.utils import timezone
 
-        from .flows import record_last_login
+        from .flows import make_dummy_hash, record_last_login
         from .middleware import mark_login
 
         def _start_session_clock(sender, request, user, **kwargs):
@@ -19,6 +19,10 @@ class LoginConfig(AppConfig):
 
         user_logged_in.connect(_start_session_clock, dispatch_uid="sls-session-clock", weak=False)
         # Django's own receiver saves the user through Model.save(); ours is
-        # the same UPDATE of last_login, prepared once.
+        # an UPDATE of last_login alone.
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(record_last_login, dispatch_uid="update_last_login")
+        # L2: the hash an unknown username is checked against exists before
+        # the first request, so no worker answers its first unknown username
+        # slower than a wrong password.
+        make_dummy_hash()

@@ -1,10 +1,18 @@
-"""The two login steps (L1-L4), shared by the web pages and the platform API.
+"""The two login steps (L1-L4), one flow for the web pages and the platform API.
+
+Each step owns its transactions: the caller parses its input, calls one
+function, and renders what comes back. What opens the login (a web session
+now, the platform API's token later) is the caller's `Opener`, called
+inside the step's final transaction so that what it writes commits with the
+answer. A refusal is raised as a LoginRefusal (help/refusals.py), after the
+transaction that recorded it has committed.
 
 Step 1 checks the username's characters (L1), reserves a place under the
-L3 limit, then checks the password (L2). Step 2 checks the device's code
-against the challenge stored with the pending login; the challenge is
-consumed by the attempt, whatever its outcome, so a new one is asked next.
-Both steps write an audit event for their decision (SECURITY.md 20).
+L3 limit, then checks the password (L2). Step 2 answers one of the factors
+offered to the username (devices.factors), against the challenge kept
+with the pending login; the challenges are consumed by the attempt,
+whatever its outcome, so new ones are asked next. Both steps write an
+audit event for their decision (SECURITY.md 20).
 """
 
 from __future__ import annotations
@@ -13,79 +21,62 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
-from django.utils.functional import SimpleLazyObject
 
 from accounts.models import User, has_bad_character
 from audit import trail
-from devices.models import DeviceBinding, new_challenge
+from devices.factors import SecondFactor, load_factor, offered_to
 from help import refusals
-from login.compiled import CompiledQuery, FixedUpdate, deferred_writes, insert
-from login.models import LoginAttempt, PendingLogin
 
 from . import lockout
+from .models import LoginAttempt, PendingLogin
 
 Step = LoginAttempt.Step
 
-# L2 (ours): an unknown username costs one hash too, against this, so the
-# answer takes as long as for a wrong password.
-_DUMMY_HASH = SimpleLazyObject(lambda: make_password(secrets.token_urlsafe(16)))
+# L2 (ours): an unknown username costs one hash too, against this one, so
+# the answer takes as long as for a wrong password. Made when the app
+# starts (LoginConfig.ready), not by the first unknown username a worker sees.
+_dummy_hash: str | None = None
 
 
-def _user_for_login(username: str):
-    """The user and, in the same query, the device binding step 2 will ask for."""
-    usable = DeviceBinding.objects.usable().filter(user=OuterRef("pk")).order_by("pk")
-    return (
-        User.objects.filter(username=username, is_active=True)
-        .select_related("client")
-        .annotate(
-            binding_id=Subquery(usable.values("pk")[:1]),
-            device_type=Subquery(usable.values("security_device__type")[:1]),
-        )
-    )
+def make_dummy_hash() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = make_password(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
-def _pending_login(token_hash: str):
-    return PendingLogin.objects.select_related("user__client", "binding__security_device").filter(token_hash=token_hash)
+class Opener(Protocol):
+    """What opens a login for the caller (the web's session, the API's token).
 
+    Both methods run inside the step's final transaction."""
 
-# The two queries every login makes, compiled once (login.compiled).
-_USER_FOR_LOGIN = CompiledQuery(_user_for_login, username=str)
-_PENDING_LOGIN = CompiledQuery(_pending_login, token_hash=str)
-# Step 2 consumes the challenge it answers: only the attempt whose UPDATE
-# finds the serial unchanged (and the login unfinished) owns it.
-_CONSUME = FixedUpdate(
-    PendingLogin,
-    set=["challenge", "challenge_serial", "finished_at"],
-    where=["pk", "challenge_serial", "finished_at__isnull"],
-)
+    def second_factor_needed(self, pending: PendingLogin, token: str) -> Any:
+        """Step 1 passed and step 2 must follow: keep `token`, which finds `pending`."""
 
-_LAST_LOGIN = FixedUpdate(User, set=["last_login"], where=["pk"])
+    def logged_in(self, user: User, factor: SecondFactor | None) -> Any:
+        """The login is complete (factor None: the password alone, unenrolled)."""
 
-
-def record_last_login(sender, user, **kwargs) -> None:
-    """django.contrib.auth's update_last_login, as one fixed UPDATE.
-
-    last_login also invalidates the password-reset links made before it."""
-    user.last_login = timezone.now()
-    _LAST_LOGIN.run(last_login=user.last_login, where_pk=user.pk, defer=True)
+    def already_logged_in(self) -> Any:
+        """Step 2 was answered twice at once and the twin completed the login:
+        this answer is no attempt at all (nothing is counted or written)."""
 
 
 @dataclass(frozen=True)
-class StepOne:
-    user: User
-    pending: PendingLogin | None  # None: no device to ask for (unenrolled)
-    # The opaque token that finds the pending login at step 2: the web keeps
-    # it in the (rotated) session, the platform API hands it to the client.
-    token: str | None = None
+class Offer:
+    """One factor offered at step 2, with the challenge it was asked."""
+
+    index: int
+    factor: SecondFactor
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -94,14 +85,14 @@ def _check_length(value: str, what: str) -> None:
         raise refusals.malformed(what)
 
 
-def check_password_step(
-    username: str, password: str, *, ip: str | None, channel: str, now: datetime, request=None, then=None
-):
-    """Step 1. Raises LoginRefusal; returns the user and the pending login.
+def _user_for_login(username: str) -> User | None:
+    return User.objects.filter(username=username, is_active=True).select_related("client").first()
 
-    `then`, if given, is called with that StepOne inside the transaction
-    that records the passed password, so what the caller writes (the web
-    session) commits with it; its result is returned instead."""
+
+def password_step(
+    username: str, password: str, *, opener: Opener, ip: str | None, channel: str, now: datetime, request=None
+):
+    """Step 1. Returns what the opener returns; raises LoginRefusal."""
     if has_bad_character(username):
         raise refusals.bad_character()
     _check_length(password, str(refusals.invalid_credentials().message))
@@ -110,98 +101,115 @@ def check_password_step(
         raise refusals.invalid_credentials()
     reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now, throttle_address=True)
     if reservation.throttled:
-        trail.record("login.password", request=request, username=username, outcome="rate_limited")
+        trail.record("login.password", request=request, username=username, outcome="rate_limited", rule="SEC7")
         raise refusals.rate_limited()
     if reservation.refused:
         trail.record("login.password", request=request, username=username, outcome="locked", rule="L3")
         raise refusals.locked_out(reservation.locked_until)
 
-    user = _USER_FOR_LOGIN.first(username=username)
+    user = _user_for_login(username)
     if user is not None and user.client_id is not None:
         password_ok = check_password(password, user.password)
     else:
-        check_password(password, str(_DUMMY_HASH))
+        check_password(password, make_dummy_hash())
         password_ok = False
 
-    # Everything the answer writes commits at once (one commit, not four).
-    with transaction.atomic(), deferred_writes():
-        outcome = _after_password(user if password_ok else None, username, reservation, channel, now, request)
-        if then is not None and not isinstance(outcome, refusals.LoginRefusal):
-            return then(outcome)
+    # Everything the answer writes commits at once, the opener's session included.
+    with transaction.atomic():
+        outcome = _after_password(user if password_ok else None, username, reservation, opener, channel, now, request)
     if isinstance(outcome, refusals.LoginRefusal):
         raise outcome
     return outcome
 
 
-def _after_password(user, username, reservation, channel, now, request) -> StepOne | refusals.LoginRefusal:
+def _after_password(user, username, reservation, opener, channel, now, request):
     if user is None:
         lockout.resolve_failure(reservation, now)
         trail.record("login.password", request=request, username=username, outcome="failed", rule="L2")
+        # Even the failure that locks says only this: the password step's
+        # answer must be the same whatever the username or password (L2).
         return refusals.invalid_credentials()
 
-    if user.binding_id is None:
-        # Unenrolled (no active device): the password completes the login.
+    factors = offered_to(user, now)
+    if not factors:
+        # Unenrolled (no factor to ask): the password completes the login.
         lockout.resolve_success(reservation, now)
-        trail.record("login", request=request, client=user.client, username=username, details={"scope": "unenrolled"})
-        return StepOne(user, None)
+        trail.record(
+            "login",
+            request=request,
+            client=user.client,
+            username=username,
+            details={"scope": "unenrolled", "channel": channel},
+        )
+        return opener.logged_in(user, None)
 
     lockout.resolve_step_passed(reservation, now)
     token = secrets.token_urlsafe(32)
-    pending = PendingLogin(
+    pending = PendingLogin.objects.create(
         user=user,
-        token_hash=_token_hash(token),
+        token_hash=token_hash(token),
         created_at=now,
         expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
-        binding_id=user.binding_id,
-        challenge=new_challenge(user.device_type),
+        offers=[{"device": factor.persistent_id, "challenge": factor.generate_challenge()} for factor in factors],
     )
-    # Found by its token, not its id: nobody reads the INSERT back, so it
-    # rides with the session's (one round trip after the hash).
-    insert(pending, defer=True)
     trail.record("login.password", request=request, client=user.client, username=username, outcome="passed")
-    return StepOne(user, pending, token)
-
-
-def _format_hint(response: str) -> str:
-    """L4: the rule a typed code broke, if any."""
-    if any(ch.isspace() for ch in response):
-        return str(refusals.HINT_NO_SPACES)
-    return ""
+    return opener.second_factor_needed(pending, token)
 
 
 def load_pending(token: str | None, now: datetime) -> PendingLogin | None:
-    """The live pending login of this token, with its user, client and device."""
-    if not isinstance(token, str):
-        return None  # none, or a session from before tokens
-    pending = _PENDING_LOGIN.first(token_hash=_token_hash(token))
+    """The live pending login of this token, with its user and client."""
+    if not isinstance(token, str) or not token:
+        return None
+    pending = PendingLogin.objects.select_related("user__client").filter(token_hash=token_hash(token)).first()
     return pending if pending is not None and pending.is_live(now) else None
 
 
-def check_code_step(
-    pending: PendingLogin | str, response: str, *, ip: str | None, channel: str, now: datetime, request=None
-) -> tuple[User, DeviceBinding]:
-    """Step 2. Raises LoginRefusal; returns the user and the verifying binding.
+def offers(pending: PendingLogin) -> list[Offer]:
+    """The factors step 2 offers, each holding the challenge it was asked.
 
-    `pending` is a PendingLogin from load_pending(), or its token."""
-    if not isinstance(pending, PendingLogin):
-        pending = load_pending(pending, now)
-    if pending is None or not pending.is_live(now):
+    Loaded without a lock, to show the page; answering reloads the one
+    answered for verification."""
+    shown = []
+    for index, offer in enumerate(pending.offers):
+        factor = load_factor(offer["device"])
+        if factor is not None:
+            factor.challenge = offer["challenge"]
+            shown.append(Offer(index, factor))
+    return shown
+
+
+def code_step(
+    token: str | None,
+    factor_index: int,
+    code: str,
+    *,
+    opener: Opener,
+    ip: str | None,
+    channel: str,
+    now: datetime,
+    request=None,
+):
+    """Step 2: answer the offered factor number `factor_index` with `code`.
+
+    Returns what the opener returns; raises LoginRefusal."""
+    pending = load_pending(token, now)
+    if pending is None:
         raise refusals.login_token_invalid()
-    _check_length(response, str(refusals.login_failed().message))
+    if not 0 <= factor_index < len(pending.offers):
+        raise refusals.malformed(str(refusals.login_failed().message))
+    _check_length(code, str(refusals.login_failed().message))
+    code = code.strip()  # L4 (ours): whitespace around a paste is not the client's
 
     # No hash at this step: the whole attempt is one transaction, holding the
-    # username's guard row from reservation to resolution (no savepoint when
-    # the caller's transaction holds it already: nothing in it raises).
-    with transaction.atomic(savepoint=False), deferred_writes():
-        outcome = _answer_challenge(pending, response, ip, channel, now, request)
+    # username's guard row from reservation to resolution.
+    with transaction.atomic():
+        outcome = _answer(pending, factor_index, code, opener, ip, channel, now, request)
     if isinstance(outcome, refusals.LoginRefusal):
         raise outcome
     return outcome
 
 
-def _answer_challenge(
-    pending, response, ip, channel, now, request
-) -> tuple[User, DeviceBinding] | refusals.LoginRefusal:
+def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     user = pending.user
     reservation = lockout.reserve(user.username, step=Step.CODE, ip=ip, channel=channel, now=now, held=True)
     if reservation.refused:
@@ -211,30 +219,45 @@ def _answer_challenge(
         )
         return refusals.locked_out(reservation.locked_until)
 
-    challenge = pending.challenge
-    binding = pending.binding if pending.binding is not None and pending.binding.is_usable else None
-    # The challenge changes after every attempt: consume this one atomically,
-    # so two requests cannot both answer it.
-    next_challenge = binding.security_device.generate_challenge() if binding else {}
-    hint = _format_hint(response)
-    answer_ok = binding is not None and not hint and binding.security_device.verify_response(challenge, response)
-    consumed = _CONSUME.run(
-        challenge=next_challenge,
-        challenge_serial=pending.challenge_serial + 1,
-        finished_at=now if answer_ok else None,
-        where_pk=pending.pk,
-        where_challenge_serial=pending.challenge_serial,
-    )
-    # Only the request whose UPDATE consumed the challenge may succeed.
-    ok = bool(consumed) and answer_ok
+    offer = pending.offers[factor_index]
+    factor = load_factor(offer["device"], for_verify=True)
+    hint = factor.format_hint(code) if factor is not None else ""
+    throttled_until = factor.throttled_until() if factor is not None and not hint else None
+    ok = False
+    if factor is not None and not hint and throttled_until is None:
+        factor.challenge = offer["challenge"]
+        ok = factor.verify_token(code)
 
-    if not ok:
+    # The challenges change after every attempt: consume these atomically,
+    # so two requests cannot both answer them.
+    fresh = [dict(entry, challenge=_next_challenge(entry, factor)) for entry in pending.offers]
+    consumed = PendingLogin.objects.filter(
+        pk=pending.pk, challenge_serial=pending.challenge_serial, finished_at__isnull=True
+    ).update(offers=fresh, challenge_serial=F("challenge_serial") + 1, finished_at=now if ok else None)
+
+    if not consumed and PendingLogin.objects.filter(pk=pending.pk, finished_at__isnull=False).exists():
+        # A double-clicked answer: the other request finished this login
+        # (and reset the count). This one writes nothing and counts nothing.
+        return opener.already_logged_in()
+
+    if not (ok and consumed):
         rule = "L4" if hint else "L2"
-        lockout.resolve_failure(reservation, now)
+        locked_until = lockout.resolve_failure(reservation, now)
+        details = {"throttled_until": throttled_until.isoformat()} if throttled_until else {}
         trail.record(
-            "login.code", request=request, client=user.client, username=user.username, outcome="failed", rule=rule
+            "login.code",
+            request=request,
+            client=user.client,
+            username=user.username,
+            outcome="failed",
+            rule=rule,
+            details=details,
         )
-        return refusals.login_failed(hint, rule=rule)
+        if locked_until:
+            # L3: the tenth failure says at once that the username is locked.
+            PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
+            return refusals.locked_out(locked_until)
+        return refusals.login_failed(hint, rule=rule, retry_at=throttled_until)
 
     lockout.resolve_success(reservation, now)
     trail.record(
@@ -242,11 +265,22 @@ def _answer_challenge(
         request=request,
         client=user.client,
         username=user.username,
-        details={"scope": "full", "device": binding.security_device.serial},
+        details={"scope": factor.access_scope(now), "channel": channel, **factor.audit_details()},
     )
-    return user, binding
+    return opener.logged_in(user, factor)
 
 
-def current_challenge(token: str | None, now: datetime) -> dict | None:
-    pending = load_pending(token, now)
-    return pending.challenge if pending else None
+def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:
+    """A new challenge for an offered factor (the answered one is loaded already)."""
+    if answered is not None and answered.persistent_id == entry["device"]:
+        return answered.generate_challenge()
+    factor = load_factor(entry["device"])
+    return factor.generate_challenge() if factor is not None else {}
+
+
+def record_last_login(sender, user, **kwargs) -> None:
+    """django.contrib.auth's update_last_login, as one UPDATE of one column.
+
+    last_login also invalidates the password-reset links made before it."""
+    user.last_login = timezone.now()
+    type(user)._base_manager.filter(pk=user.pk).update(last_login=user.last_login)

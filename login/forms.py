@@ -24,30 +24,28 @@ class LoginForm(forms.Form):
     )
 
 
-class CodeCardForm(forms.Form):
-    """Step 2 with a Security Code Card: the code printed under each number."""
+class FactorForm(forms.Form):
+    """Step 2 for one offered factor: the fields its kind asks for, and which
+    factor this form answers (a page may offer several, each its own form)."""
 
-    def __init__(self, *args, positions: list[int], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.positions = positions
-        for index, position in enumerate(positions, start=1):
-            self.fields[f"code_{index}"] = forms.CharField(
-                label=_("Code number %(position)d") % {"position": position},
-                strip=False,
-                error_messages={
-                    "required": _("Enter the code printed under number %(position)d.") % {"position": position}
-                },
-                widget=forms.TextInput(
-                    attrs={
-                        "autocomplete": "one-time-code",
-                        "autocapitalize": "characters",
-                        "spellcheck": "false",
-                        "inputmode": "text",
-                        "autofocus": index == 1,
-                    }
-                ),
-            )
+    def __init__(self, data=None, *, offer):
+        super().__init__(data)
+        self.offer = offer
+        self.fields.update(offer.factor.step_fields())
+        self.fields["factor"] = forms.IntegerField(widget=forms.HiddenInput, initial=offer.index, required=False)
+
+    @property
+    def instructions(self) -> str:
+        return self.offer.factor.step_instructions()
 
     def response(self) -> str:
-        """The typed codes joined, as the card's verifier and the API take them."""
-        return "".join(self.cleaned_data[f"code_{index}"] for index in range(1, len(self.positions) + 1))
+        """The typed answer in one string, as the factor and the API take it."""
+        return self.offer.factor.response_from(self.cleaned_data)
+
+
+def chosen_factor(data) -> int:
+    """Which offered factor a step-2 POST answers (the first, if it says none)."""
+    try:
+        return max(0, int(data.get("factor", 0)))
+    except (TypeError, ValueError):
+        return 0

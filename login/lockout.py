@@ -19,12 +19,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, IntegerField, OuterRef, Q, Subquery
-from django.db.models.expressions import RawSQL
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from login.compiled import CompiledQuery, FixedUpdate, deferred_writes, execute, insert
-from login.models import LoginAttempt, LoginGuard
+from .models import LoginAttempt, LoginGuard
 
 Outcome = LoginAttempt.Outcome
 
@@ -51,125 +49,120 @@ class Reservation:
     clean: bool = False
 
 
-# The two counts every attempt makes, as fixed SQL. Each stops at its
-# limit (only "has it reached the limit?" matters), so neither costs more
-# with a longer history: the username's rows since its last reset walk
-# the (guard, at) index; the address's counted rows have an index of their
-# own (attempt_ip_at_counted: the successes of a busy office's address
-# are not in it).
+# The two counts an attempt makes, as fixed SQL. Each stops at its limit
+# (only "has it reached the limit?" matters), and each reads only what it
+# counts, through a partial index of its own (login/models.py): a
+# username's failures, refusals and reservations (attempt_guard_at_counted),
+# an address's failures and refusals (attempt_ip_at_counted). So neither
+# costs more with a longer history of successful logins.
 _ATTEMPTS = LoginAttempt._meta.db_table
+_GUARDS = LoginGuard._meta.db_table
 _COUNTED = "(%s)" % ", ".join(f"'{outcome}'" for outcome in LoginAttempt.COUNTED_OUTCOMES)
+_INDEXED = "(%s)" % ", ".join(f"'{outcome}'" for outcome in (*LoginAttempt.COUNTED_OUTCOMES, Outcome.PENDING))
 
 
 def _failures_sql(guard: str, since: str) -> str:
     """What L3 counts for one guard (SQL) since a moment (SQL): its failures
     and refusals and, if a flag says so, its reservations still pending
     after a second moment; up to a limit. After the parameters of `guard`
-    and `since` come the flag, that second moment and the limit."""
+    and `since` come the flag, that second moment and the limit. The first
+    condition is the partial index's own predicate, so the planner uses it."""
     return (
         f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} a WHERE a.guard_id = {guard} AND a.at > {since}"
-        f" AND (a.outcome IN {_COUNTED} OR (%s AND a.outcome = '{Outcome.PENDING}' AND a.at > %s)) LIMIT %s) counted"
+        f" AND a.outcome IN {_INDEXED} AND (a.outcome <> '{Outcome.PENDING}' OR (%s AND a.at > %s)) LIMIT %s) counted"
     )
 
 
 _FAILURES_SQL = _failures_sql("%s", "%s")
 _ADDRESS_SQL = (
-    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s"
-    f" AND outcome IN {_COUNTED} LIMIT %s) counted"
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_ATTEMPTS} WHERE ip = %s AND at > %s AND outcome IN {_COUNTED}"
+    " LIMIT %s) counted"
 )
-_GUARDS = LoginGuard._meta.db_table
-
-
-def _guard_state(
-    username: str,
-    window_start: datetime,
-    pending_since: datetime,
-    failures_limit: int,
-    ip: str,
-    address_since: datetime,
-    address_limit: int,
-):
-    """The username's guard with its failures (and live reservations) since
-    the window opened or the count was reset, and the address's failures,
-    each counted up to its limit."""
-    since = f"CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
-    failures = RawSQL(
-        _failures_sql(f"{_GUARDS}.id", since),
-        [_at(window_start), _at(window_start), True, _at(pending_since), failures_limit],
-        output_field=IntegerField(),
-    )
-    from_address = RawSQL(_ADDRESS_SQL, [ip, _at(address_since), address_limit], output_field=IntegerField())
-    return LoginGuard.objects.filter(username=username).annotate(failures=failures, from_address=from_address)
-
-
-_GUARD_STATE = CompiledQuery(
-    _guard_state,
-    username=str,
-    window_start=datetime,
-    pending_since=datetime,
-    failures_limit=int,
-    ip=str | None,
-    address_since=datetime,
-    address_limit=int,
-)
-# The row lock, sent ahead of the read above in the same round trip on
-# PostgreSQL (deferred_writes): each statement of a query string takes its
-# own snapshot there, so the read sees every attempt committed by whoever
-# held the lock before. The lock is an upsert, not a SELECT .. FOR UPDATE:
-# a username's first attempts race to create its row, and a SELECT that
-# ran before the row was committed would lock nothing while the read after
-# it found the row. The upsert leaves the row locked (made, or waited for
-# and touched) in every case, except for an address over its limit on a
-# username never seen: then nothing is stored and nothing is locked. On
-# SQLite the transaction already holds the database's write lock (BEGIN
-# IMMEDIATE), and the upsert just makes the row.
+# L3's per-username row lock. An upsert, not a SELECT .. FOR UPDATE: a
+# username's first attempts race to create its row, and a SELECT that ran
+# before the row was committed would lock nothing. The upsert leaves the
+# row locked (made, or waited for and touched) in every case but one: an
+# address over its limit on a username never seen stores nothing. On
+# SQLite the transaction holds the database's write lock already.
 _LOCK_SQL = (
     f"INSERT INTO {_GUARDS} (username) SELECT %s WHERE ({_ADDRESS_SQL}) < %s"
     " ON CONFLICT (username) DO UPDATE SET username = excluded.username"
 )
+# The read that follows the lock, in a statement of its own: on PostgreSQL
+# each statement takes its own snapshot, so this one sees every attempt
+# committed by whoever held the lock before (tests/test_concurrency.py
+# fails if the counts are read by the locking statement itself).
+_SINCE = f"CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
+_STATE_SQL = (
+    f"SELECT id, reset_at, locked_until, lift_recorded_for, ({_failures_sql(f'{_GUARDS}.id', _SINCE)}),"
+    f" ({_ADDRESS_SQL}) FROM {_GUARDS} WHERE username = %s"
+)
 _ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit TO OFF"
-
-
-def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
-    """The guard, locked until the transaction ends, with .failures and
-    .from_address read under the lock. None for a username never seen
-    when the address is over its limit (nothing is stored for it)."""
-    address_since, limit = now - _rule("ADDRESS_FAILURES_WINDOW"), _rule("ADDRESS_FAILURES_LIMIT")
-    with connection.cursor() as cursor:
-        execute(cursor, _LOCK_SQL, [username, ip, _at(address_since), limit, limit], defer=True)
-    return _GUARD_STATE.first(
-        username=username,
-        window_start=now - _rule("LOCKOUT_WINDOW"),
-        pending_since=now - _rule("ATTEMPT_RESERVATION_TTL"),
-        failures_limit=_rule("LOCKOUT_FAILURES"),
-        ip=ip,
-        address_since=address_since,
-        address_limit=limit,
-    )
-
-
-def _count(sql: str, params: list) -> int:
-    with connection.cursor() as cursor:
-        execute(cursor, sql, params)
-        return cursor.fetchone()[0]
 
 
 def _at(moment: datetime):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _failure_params(guard: LoginGuard, now: datetime, *, with_pending: bool) -> list:
+def _from_db(value):
+    """A datetime as the ORM would give it back (SQLite keeps text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
+    """The guard, locked until the transaction ends, with .failures and
+    .from_address read under the lock. None for a username never seen
+    when the address is over its limit (nothing is stored for it)."""
+    address_since, limit = _at(now - _rule("ADDRESS_FAILURES_WINDOW")), _rule("ADDRESS_FAILURES_LIMIT")
+    window_start = _at(now - _rule("LOCKOUT_WINDOW"))
+    pending_since = _at(now - _rule("ATTEMPT_RESERVATION_TTL"))
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL, [username, ip, address_since, limit, limit])
+        cursor.execute(
+            _STATE_SQL,
+            [
+                window_start,
+                window_start,
+                True,
+                pending_since,
+                _rule("LOCKOUT_FAILURES"),
+                ip,
+                address_since,
+                limit,
+                username,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    guard = LoginGuard(
+        id=row[0],
+        username=username,
+        reset_at=_from_db(row[1]),
+        locked_until=_from_db(row[2]),
+        lift_recorded_for=_from_db(row[3]),
+    )
+    guard._state.adding = False
+    guard.failures, guard.from_address = row[4], row[5]
+    return guard
+
+
+def _count(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
     """Failures (and, before a check, live reservations) since the window
     opened or the count was last reset."""
     since = now - _rule("LOCKOUT_WINDOW")
     if guard.reset_at and guard.reset_at > since:
         since = guard.reset_at
     pending_since = now - _rule("ATTEMPT_RESERVATION_TTL")
-    return [guard.pk, _at(since), with_pending, _at(pending_since), _rule("LOCKOUT_FAILURES")]
-
-
-def _failures(guard: LoginGuard, now: datetime, *, with_pending: bool) -> int:
-    return _count(_FAILURES_SQL, _failure_params(guard, now, with_pending=with_pending))
+    return _count(_FAILURES_SQL, [guard.pk, _at(since), with_pending, _at(pending_since), _rule("LOCKOUT_FAILURES")])
 
 
 def reserve(
@@ -193,7 +186,7 @@ def reserve(
     """
     address = ip if throttle_address else None  # NULL matches no row
     alone = not connection.in_atomic_block  # this transaction commits here
-    with transaction.atomic(savepoint=False), deferred_writes():
+    with transaction.atomic(savepoint=False):
         guard = _locked_guard(username, address, now)
         if guard is None or guard.from_address >= _rule("ADDRESS_FAILURES_LIMIT"):
             return Reservation(guard.pk if guard else None, None, throttled=True)
@@ -203,7 +196,7 @@ def reserve(
         if refuse:
             # L3: the refusal is itself unsuccessful; the lock runs from it.
             attempt.outcome = Outcome.REFUSED
-            insert(attempt)
+            attempt.save(force_insert=True)
             guard.locked_until = now + _rule("LOCKOUT_DURATION")
             guard.save(update_fields=["locked_until"])
             return Reservation(guard.pk, None, guard.locked_until, refused=True)
@@ -218,24 +211,18 @@ def reserve(
             # only a PENDING row, counted for a few minutes, can be lost.
             # (Refusals above stay durable: they lock.)
             with connection.cursor() as cursor:
-                execute(cursor, _ASYNC_COMMIT_SQL, [], defer=True, prepare=False)
-        insert(attempt)
+                cursor.execute(_ASYNC_COMMIT_SQL)
+        attempt.save(force_insert=True)
     return Reservation(guard.pk, attempt.pk)
 
 
-_RESOLVE = FixedUpdate(LoginAttempt, set=["outcome", "at"], where=["pk"])
-_RESET = FixedUpdate(LoginGuard, set=["reset_at", "locked_until"], where=["pk"])
-
-
 def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> None:
-    # Nobody reads these writes back: inside deferred_writes() they wait
-    # for the next round trip.
     if reservation.attempt is not None:
         reservation.attempt.outcome = outcome
         reservation.attempt.at = now
-        insert(reservation.attempt, defer=True)
+        reservation.attempt.save(force_insert=True)
     else:
-        _RESOLVE.run(outcome=outcome, at=now, where_pk=reservation.attempt_id, defer=True)
+        LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=outcome, at=now)
 
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:
@@ -262,7 +249,7 @@ def resolve_success(reservation: Reservation, now: datetime) -> None:
     with transaction.atomic(savepoint=False):
         _record_outcome(reservation, Outcome.SUCCEEDED, now)
         if not reservation.clean:
-            _RESET.run(reset_at=now, locked_until=None, where_pk=reservation.guard_id)
+            LoginGuard.objects.filter(pk=reservation.guard_id).update(reset_at=now, locked_until=None)
 
 
 def unlock(username: str, now: datetime) -> bool:

@@ -55,9 +55,16 @@ class LoginAttempt(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["guard", "at"], name="attempt_guard_at"),
+            # L3 counts a username's failures, refusals and live reservations
+            # only: its successes stay out of the index, so a username with a
+            # long history of logins costs a login no more (login/lockout.py).
+            models.Index(
+                fields=["guard", "at"],
+                name="attempt_guard_at_counted",
+                condition=Q(outcome__in=["failed", "refused", "pending"]),
+            ),
             # SECURITY.md 7 counts an address's failures only: a busy
-            # address's successes stay out of the way (accounts/lockout.py).
+            # address's successes stay out of the way (login/lockout.py).
             models.Index(
                 fields=["ip", "at"], name="attempt_ip_at_counted", condition=Q(outcome__in=["failed", "refused"])
             ),
@@ -66,7 +73,7 @@ class LoginAttempt(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.step} {self.outcome}"
 
-    # L3: what counts toward the limit (accounts/lockout.py). A pending
+    # L3: what counts toward the limit (login/lockout.py). A pending
     # attempt also counts until it resolves, so concurrent attempts cannot
     # all squeeze under the limit.
     COUNTED_OUTCOMES = (Outcome.FAILED, Outcome.REFUSED)
@@ -84,10 +91,11 @@ class PendingLogin(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
-    # The username's device binding that step 2 asks for.
-    binding = models.ForeignKey("devices.DeviceBinding", on_delete=models.CASCADE, null=True, related_name="+")
-    challenge = models.JSONField(default=dict)
-    # Bumped by each step-2 attempt: the attempt that bumps it owns the challenge.
+    # The factors offered to this username at step 2, each with its
+    # challenge: [{"device": <django-otp persistent id>, "challenge": {..}}],
+    # the permanent device first (devices.factors.offered_to).
+    offers = models.JSONField(default=list)
+    # Bumped by each step-2 attempt: the attempt that bumps it owns the challenges.
     challenge_serial = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 

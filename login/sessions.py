@@ -34,8 +34,6 @@ from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, 
 from django.db import connections, router
 from django.utils import timezone
 
-from login.compiled import execute
-
 
 def _model():
     from django.contrib.sessions.models import Session
@@ -62,7 +60,7 @@ def _run(statement: str, params: list, *, write: bool) -> tuple[int, tuple | Non
     connection = connections[router.db_for_write(model) if write else router.db_for_read(model)]
     params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
     with connection.cursor() as cursor:
-        execute(cursor, _statements()[statement], params)
+        cursor.execute(_statements()[statement], params)
         return cursor.rowcount, (None if write else cursor.fetchone())
 
 

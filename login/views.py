@@ -20,11 +20,9 @@ from django_otp import login as otp_login
 from accounts.models import User
 from audit import trail
 from help import refusals, regions
-from login.compiled import deferred_writes
 
-from . import flows as flow
-from .forms import CodeCardForm, LoginForm
-from .middleware import mark_login
+from . import flows
+from .forms import FactorForm, LoginForm, chosen_factor
 
 PENDING = "sls_pending_login"
 NEXT = "sls_next"
@@ -63,14 +61,58 @@ def _save_session(request: HttpRequest, *, new_if_gone: bool = False) -> None:
         ) from None
 
 
-def _finish(request: HttpRequest, user, binding=None) -> HttpResponse:
-    next_url = request.session.get(NEXT)
-    # Django's login rotates the session key (SECURITY.md 1).
-    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    if binding is not None:
-        otp_login(request, binding)
-    mark_login(request, timezone.now())
-    return redirect(_safe_next(request, next_url) or settings.LOGIN_REDIRECT_URL)
+class WebSession:
+    """The web's opener of a login (login.flows.Opener): the session.
+
+    Runs inside the step's transaction, so the rotated session commits
+    with the answer that opened it."""
+
+    def __init__(self, request: HttpRequest, next_url: str | None = None):
+        self.request = request
+        self.next_url = next_url
+
+    def _fresh_key(self) -> None:
+        # SECURITY.md 1: a key that came with the request is never the key
+        # of the login (fixation). Any logged-in session is ended first.
+        if self.request.user.is_authenticated:
+            auth_logout(self.request)
+        self.request.session.cycle_key()
+        self.request.session[NEXT] = self.next_url
+
+    def second_factor_needed(self, pending, token: str) -> HttpResponse:
+        self._fresh_key()
+        self.request.session[PENDING] = token
+        # Any authenticated session was flushed above: what moves is a visit's.
+        _save_session(self.request, new_if_gone=True)
+        return redirect("login-code")
+
+    def logged_in(self, user, factor) -> HttpResponse:
+        session = self.request.session
+        if factor is None:
+            self._fresh_key()  # step 1 completed the login: its key rotates here
+        next_url = session.pop(NEXT, None)
+        session.pop(PENDING, None)
+        # Django's login rotates the session key (SECURITY.md 1); the
+        # session's absolute clock starts with it (login/apps.py).
+        auth_login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if factor is not None:
+            otp_login(self.request, factor)
+        _save_session(self.request, new_if_gone=factor is None)
+        return redirect(_safe_next(self.request, next_url) or settings.LOGIN_REDIRECT_URL)
+
+    def already_logged_in(self) -> HttpResponse:
+        # A double-clicked answer whose twin completed the login: that
+        # request rotated the session, so this request's copy is stale.
+        # Writing it back (or a cookie for it) would log the browser out.
+        _leave_cookie_alone(self.request)
+        return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+def _leave_cookie_alone(request: HttpRequest) -> None:
+    """The session of this request is not the browser's any more (another
+    request moved it to a new key): the response neither saves it nor sets
+    or deletes the cookie (SessionMiddleware skips a request without one)."""
+    del request.session
 
 
 @sensitive_post_parameters("password")
@@ -85,34 +127,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
-
-            def open_session(step: flow.StepOne) -> HttpResponse:
-                # Runs in the transaction that records the passed password:
-                # the session commits with it.
-                if request.user.is_authenticated:
-                    auth_logout(request)
-                # SECURITY.md 1: a key that came with the request is never the
-                # key of the login (fixation).
-                request.session.cycle_key()
-                request.session[NEXT] = next_url
-                if step.pending is None:
-                    response = _finish(request, step.user)
-                else:
-                    request.session[PENDING] = step.token
-                    response = redirect("login-code")
-                # Any authenticated session was flushed above: what moves is a visit's.
-                _save_session(request, new_if_gone=True)
-                return response
-
             try:
-                return flow.check_password_step(
+                return flows.password_step(
                     form.cleaned_data["username"],
                     form.cleaned_data["password"],
+                    opener=WebSession(request, next_url),
                     ip=trail.client_ip(request),
                     channel="web",
                     now=timezone.now(),
                     request=request,
-                    then=open_session,
                 )
             except refusals.LoginRefusal as exc:
                 refusal, status = exc, exc.status
@@ -123,51 +146,57 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/login.html", {"form": form, "refusal": refusal, "next": next_url}, status=status)
 
 
-@sensitive_post_parameters("code_1", "code_2")
+@sensitive_post_parameters()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_code_view(request: HttpRequest) -> HttpResponse:
     token = request.session.get(PENDING)
     now = timezone.now()
-    pending = flow.load_pending(token, now)
-    challenge = pending.challenge if pending else None
-    if challenge is None:
-        request.session.pop(PENDING, None)
+    pending = flows.load_pending(token, now)
+    if pending is None:
+        if request.session.is_empty():
+            # A cookie whose session is gone (or none at all): maybe the
+            # twin of a double click that logged in; its cookie stays.
+            _leave_cookie_alone(request)
+        else:
+            request.session.pop(PENDING, None)
         return render(request, "accounts/login_expired.html", {"refusal": refusals.login_token_invalid()}, status=401)
 
-    form = CodeCardForm(request.POST or None, positions=challenge["positions"])
+    chosen = chosen_factor(request.POST) if request.method == "POST" else None
+    offers = flows.offers(pending)
+    forms = [FactorForm(request.POST if offer.index == chosen else None, offer=offer) for offer in offers]
     refusal = None
     status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            # No hash at this step: the answer and the login it opens are one
-            # transaction (one commit), a refusal's record included.
-            with transaction.atomic(), deferred_writes():
-                try:
-                    user, binding = flow.check_code_step(
-                        pending, form.response(), ip=trail.client_ip(request), channel="web", now=now, request=request
-                    )
-                except refusals.LoginRefusal as exc:
-                    refusal, status = exc, exc.status
-                else:
-                    request.session.pop(PENDING, None)
-                    response = _finish(request, user, binding)
-                    # The rotated session commits with the login it records.
-                    _save_session(request)
-                    return response
-            if refusal.code in ("locked_out", "login_token_invalid"):
+    answered = next((form for form in forms if form.is_bound), None)
+    if answered is not None:
+        if answered.is_valid():
+            try:
+                return flows.code_step(
+                    token,
+                    chosen,
+                    answered.response(),
+                    opener=WebSession(request),
+                    ip=trail.client_ip(request),
+                    channel="web",
+                    now=now,
+                    request=request,
+                )
+            except refusals.LoginRefusal as exc:
+                refusal, status = exc, exc.status
+            if refusal.ends_login:
                 request.session.pop(PENDING, None)
-                template = "accounts/login.html" if refusal.code == "locked_out" else "accounts/login_expired.html"
-                return render(request, template, {"form": LoginForm(), "refusal": refusal}, status=refusal.status)
+                return render(
+                    request, "accounts/login.html", {"form": LoginForm(), "refusal": refusal}, status=refusal.status
+                )
+            # New challenges after every attempt (L2): the page asks anew.
+            pending = flows.load_pending(token, now)
+            forms = [FactorForm(offer=offer) for offer in flows.offers(pending)] if pending else forms
         else:
+            # Refused before any check (an empty or over-long code): say why.
             status = 400
-        # A new challenge after every attempt (L2): the page asks new numbers.
-        challenge = flow.current_challenge(token, now)
-        if status == 400:
-            # A malformed answer (over-long code) is refused before any check: say so.
-            return render(request, "accounts/login_code.html", {"form": form, "refusal": refusal}, status=400)
-        form = CodeCardForm(positions=challenge["positions"])
-    return render(request, "accounts/login_code.html", {"form": form, "refusal": refusal}, status=status)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "accounts/login_code.html", {"forms": forms, "refusal": refusal}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -102,9 +102,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# The login's fixed statements run as prepared statements on PostgreSQL
-# (sls_portal/compiled.py); turn off behind a pooler in transaction mode.
-DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3 binds parameters on the server and prepares a statement once
+    # it ran twice on a connection, so the login's repeated statements are
+    # parsed and planned once per connection, not at every login. Turn it
+    # off (DATABASE_PREPARED_STATEMENTS=0) behind a pooler in transaction
+    # mode older than PgBouncer 1.21.
+    prepared = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": prepared, "prepare_threshold": 2 if prepared else None}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -259,6 +266,9 @@ SLS = {
     "CODE_CARD_CODE_LENGTH": 3,
     "CODE_CARD_ALPHABET": "23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
     "CODE_CARD_POSITIONS_ASKED": 2,
+    # (ours) django-otp's throttling of each device on top of L3: after n
+    # failures in a row the next check waits factor * 2^(n-1) seconds.
+    "DEVICE_THROTTLE_FACTOR": 1,
     # (ours) Agents' identity verifications are good for this long.
     "IDENTITY_VERIFICATION_VALID": timedelta(minutes=30),
     # A2/A3: temporary passcode windows; A4: online card.

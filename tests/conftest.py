@@ -8,6 +8,7 @@ agent works in the admin with a TOTP device.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -121,10 +122,53 @@ def card_codes_for(user: User, positions: list[int]) -> list[str]:
 
 
 def pending_positions(http: HttpClient) -> list[int]:
-    from login.flows import current_challenge
+    """The card positions step 2 asks now of this client's pending login."""
+    from login.flows import load_pending
     from login.views import PENDING
 
-    return current_challenge(http.session[PENDING], timezone.now())["positions"]
+    return load_pending(http.session[PENDING], timezone.now()).offers[0]["challenge"]["positions"]
+
+
+@dataclass
+class Opened:
+    """What the test opener of a login was handed by the flow."""
+
+    user: object = None
+    factor: object = None
+    pending: object = None
+    token: str | None = None
+    already: bool = False
+
+    @property
+    def positions(self) -> list[int]:
+        return self.pending.offers[0]["challenge"]["positions"]
+
+
+class RecordingOpener:
+    """A login.flows.Opener that opens nothing and says what it was given."""
+
+    def second_factor_needed(self, pending, token):
+        return Opened(user=pending.user, pending=pending, token=token)
+
+    def logged_in(self, user, factor):
+        return Opened(user=user, factor=factor)
+
+    def already_logged_in(self):
+        return Opened(already=True)
+
+
+def check_password_step(username: str, password: str, **context) -> Opened:
+    """Step 1 through the flow itself, as the web and the API call it."""
+    from login import flows
+
+    return flows.password_step(username, password, opener=RecordingOpener(), **context)
+
+
+def check_code_step(token: str, code: str, factor: int = 0, **context) -> Opened:
+    """Step 2 through the flow itself, answering the offered factor `factor`."""
+    from login import flows
+
+    return flows.code_step(token, factor, code, opener=RecordingOpener(), **context)
 
 
 def login_fully(http: HttpClient, user: User, password: str = PASSWORD):

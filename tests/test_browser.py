@@ -35,7 +35,7 @@ def _browser_env(settings, in_ci):
 
 
 def _codes(user: User, page) -> tuple[str, str]:
-    text = page.locator("#challenge-help").inner_text()
+    text = page.locator("#challenge-help-1").inner_text()
     first, second = (int(n) for n in re.findall(r"\d+", text)[:2])
     seed = active_binding_for(user).security_device.seed
     return codecard.code_at(seed, first), codecard.code_at(seed, second)

@@ -16,11 +16,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from help.refusals import LoginRefusal
-from login import flows as flow
 from login import lockout
 from login.models import LoginGuard
 from login.tasks import lift_expired_lockouts
-from tests.conftest import NOW
+from tests.conftest import NOW, check_password_step
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +81,7 @@ def test_J2_a_later_lock_of_the_same_username_gets_its_own_event(clock):
 def test_J1_lock_from_real_failures_is_recorded_with_its_client(alice, clock):
     for _ in range(10):
         with pytest.raises(LoginRefusal):
-            flow.check_password_step("alice", "wrong password!", ip="198.51.100.1", channel="web", now=timezone.now())
+            check_password_step("alice", "wrong password!", ip="198.51.100.1", channel="web", now=timezone.now())
     assert lockout.record_lifted_locks(timezone.now()) == 0  # still locked
     clock.shift(timedelta(hours=24))
     assert lockout.record_lifted_locks(timezone.now()) == 1

@@ -18,10 +18,15 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from help.refusals import LoginRefusal
-from login import flows as flow
 from login import lockout
 from login.models import LoginAttempt, LoginGuard, PendingLogin
-from tests.conftest import NOW, PASSWORD, card_codes_for, csrf_post, login_fully, pending_positions
+from tests.conftest import (
+    NOW,
+    PASSWORD,
+    check_password_step,
+    csrf_post,
+    login_fully,
+)
 
 WRONG = "not the right password"
 LOCKED = b"This username is locked after 10 failed login attempts."
@@ -82,14 +87,14 @@ def test_L3_failures_at_step_two_count(web, alice, clock):
     """Wrong card codes count: 5 wrong passwords + 5 wrong code answers lock."""
     fail(web, "alice", 5)
     assert attempt(web, "alice", PASSWORD).url == "/login/code/"
-    for _ in range(5):
+    for _ in range(4):
         response = csrf_post(web, "/login/code/", {"code_1": "AAA", "code_2": "BBB"})
         assert response.status_code == 401 and b"Login Failed" in response.content
-    assert is_locked("alice")
-    # The next answer, even the right one, is refused and the pending login ends.
-    codes = card_codes_for(alice, pending_positions(web))
-    response = csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+    # The tenth failure says at once that the username is now locked, and
+    # the pending login ends with it.
+    response = csrf_post(web, "/login/code/", {"code_1": "AAA", "code_2": "BBB"})
     assert response.status_code == 403 and LOCKED in response.content
+    assert is_locked("alice")
     assert not PendingLogin.objects.filter(user=alice, finished_at=None).exists()
     assert web.get("/").status_code == 302
 
@@ -107,7 +112,7 @@ def test_L3_platform_failures_count_with_web_failures(web, alice, clock):
     fail(web, "alice", 5)
     for _ in range(5):
         with pytest.raises(LoginRefusal) as refused:
-            flow.check_password_step("alice", WRONG, ip="198.51.100.9", channel="api", now=timezone.now())
+            check_password_step("alice", WRONG, ip="198.51.100.9", channel="api", now=timezone.now())
         assert refused.value.code == "invalid_credentials"
     assert is_locked("alice")
 
@@ -326,19 +331,22 @@ def test_L3_reservation_commits_without_waiting_for_the_disk_and_refusals_wait(p
     a refusal locks the username, and that must survive a crash."""
     from django.db import connection
 
+    from login.models import LoginAttempt
+
     seen = []
-    real_insert = lockout.insert
+    real_save = LoginAttempt.save
 
-    def insert_and_look(obj, *args, **kwargs):
-        with connection.cursor() as cursor:  # carries what was queued before it
-            cursor.execute("SHOW synchronous_commit")
-            seen.append((obj.outcome, cursor.fetchone()[0]))
-        return real_insert(obj, *args, **kwargs)
+    def save_and_look(obj, *args, **kwargs):
+        if obj.outcome in ("pending", "refused"):
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                seen.append((obj.outcome, cursor.fetchone()[0]))
+        return real_save(obj, *args, **kwargs)
 
-    monkeypatch.setattr(lockout, "insert", insert_and_look)
+    monkeypatch.setattr(LoginAttempt, "save", save_and_look)
     for _ in range(11):
         with pytest.raises(LoginRefusal):
-            flow.check_password_step("alice", "wrong", ip=None, channel="web", now=timezone.now())
+            check_password_step("alice", "wrong", ip=None, channel="web", now=timezone.now())
     assert seen[:10] == [("pending", "off")] * 10
     assert seen[10] == ("refused", "on")
     with connection.cursor() as cursor:

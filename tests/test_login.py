@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -39,15 +40,21 @@ def test_L2_unknown_user_and_wrong_password_same_answer(web, alice):
 
 
 def test_L2_wrong_code_login_failed_and_new_challenge(web, alice, clock):
+    from login.models import PendingLogin
+
     csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
-    before = pending_positions(web)
+    asked = PendingLogin.objects.get(user=alice).challenge_serial
     response = csrf_post(web, "/login/code/", {"code_1": "AAA", "code_2": "BBB"})
     assert response.status_code == 401
     assert b"Login Failed" in response.content
-    codes = card_codes_for(alice, pending_positions(web))
+    # The attempt consumed the challenge: the page asks a new one.
+    assert PendingLogin.objects.get(user=alice).challenge_serial == asked + 1
+    after = pending_positions(web)
+    # A person retypes in more than the one second the device then waits.
+    clock.shift(timedelta(seconds=2))
+    codes = card_codes_for(alice, after)
     ok = csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
     assert ok.status_code == 302 and ok.url == "/"
-    assert before is not None
 
 
 @pytest.mark.parametrize("code", ["A A", " AB"])

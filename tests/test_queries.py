@@ -18,9 +18,8 @@ from accounts.models import Client, User
 from devices import codecard
 from devices.models import DeviceBinding, DeviceStatus, DeviceType, SecurityDevice
 from help.refusals import LoginRefusal
-from login import flows as flow
 from login.models import LoginAttempt, LoginGuard
-from tests.conftest import PASSWORD, card_codes_for, pending_positions
+from tests.conftest import PASSWORD, card_codes_for, check_code_step, check_password_step, pending_positions
 
 # Ceilings on the queries of each step: the flow functions alone, and the
 # whole request (session, CSRF, middleware) on the web.
@@ -83,7 +82,10 @@ def add_devices(alice: User, clock) -> None:
     """Alice's old cards (revoked, still bound) and 200 other clients' active cards."""
     old = _devices([alice.client] * 30, DeviceStatus.REVOKED, "OLD")
     DeviceBinding.objects.bulk_create(
-        [DeviceBinding(user=alice, security_device=device, name=str(device), confirmed=True) for device in old]
+        [
+            DeviceBinding(user=alice, security_device=device, name=str(device), confirmed=True, kind=device.type)
+            for device in old
+        ]
     )
     _devices(_clients(200, "d"), DeviceStatus.ACTIVE, "OTHER")
 
@@ -141,7 +143,7 @@ def test_L3_first_attempt_of_a_username_costs_no_more_queries(alice, clock):
     def wrong(username: str):
         def attempt():
             with pytest.raises(LoginRefusal):
-                flow.check_password_step(username, "not the right password", ip=IP, channel="web", now=timezone.now())
+                check_password_step(username, "not the right password", ip=IP, channel="web", now=timezone.now())
 
         return attempt
 
@@ -159,14 +161,14 @@ def queries_of(action: Callable[[], object]) -> int:
 
 
 def step_one(password: str = PASSWORD):
-    return flow.check_password_step("alice", password, ip=IP, channel="web", now=timezone.now())
+    return check_password_step("alice", password, ip=IP, channel="web", now=timezone.now())
 
 
 def step_two(alice: User) -> Callable[[], object]:
     """Passes step 1 (not measured) and returns the measured step 2."""
     step = step_one()
-    response = "".join(card_codes_for(alice, step.pending.challenge["positions"]))
-    return lambda: flow.check_code_step(step.token, response, ip=IP, channel="web", now=timezone.now())
+    response = "".join(card_codes_for(alice, step.positions))
+    return lambda: check_code_step(step.token, response, ip=IP, channel="web", now=timezone.now())
 
 
 @pytest.mark.parametrize("grow", GROWTHS.values(), ids=GROWTHS.keys())

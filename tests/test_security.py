@@ -330,6 +330,7 @@ def test_SEC20_login_audit_holds_no_password_or_code(web, alice, clock, caplog):
     log_in_step_one(web, "alice", WRONG)
     log_in_step_one(web, "alice", PASSWORD)
     csrf_post(web, "/login/code/", {"code_1": "ZZZ", "code_2": "YYY"})
+    clock.shift(timedelta(seconds=2))  # past the device's throttle
     codes = card_codes_for(alice, pending_positions(web))
     csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
     session_key = web.cookies[django_settings.SESSION_COOKIE_NAME].value

@@ -2,9 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import require_debug
 from accounts.models import User
+from devices import codecard
 from devices.models import active_binding_for
-
-from . import codecard
 
 
 class Command(BaseCommand):
