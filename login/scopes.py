@@ -8,9 +8,10 @@ the access it gave at the next request.
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils import timezone
 
-from accounts.access import FULL, UNENROLLED
-from devices.models import active_binding_for
+from accounts.access import UNENROLLED
+from devices.factors import SecondFactor, offered_to
 
 
 def derive_scope(request: HttpRequest) -> str | None:
@@ -18,8 +19,11 @@ def derive_scope(request: HttpRequest) -> str | None:
     user = request.user
     if not user.is_authenticated or user.client_id is None:
         return None
+    now = timezone.now()
     device = getattr(user, "otp_device", None)
     if device is not None:
-        return FULL if device.security_device.is_active else None
-    # Logged in with the password alone: only while the client has no device.
-    return UNENROLLED if active_binding_for(user) is None else None
+        # The verifying factor says what it allows now; a device that is
+        # not a client's second factor (an agent's TOTP) allows no client page.
+        return device.access_scope(now) if isinstance(device, SecondFactor) else None
+    # Logged in with the password alone: only while no factor is offered.
+    return UNENROLLED if not offered_to(user, now) else None

@@ -69,9 +69,10 @@ class SessionStore(SessionBase):
         super().__init__(session_key)
         # The key under which this session's row is stored, if it is.
         self._stored_key: str | None = None
-        # What the last save in this request wrote (key, data): the same save
-        # again (the middleware's, with SESSION_SAVE_EVERY_REQUEST) is skipped.
-        self._written: tuple[str, str] | None = None
+        # What the last save in this request wrote (key, serialized data): the
+        # same save again (the middleware's, with SESSION_SAVE_EVERY_REQUEST)
+        # is skipped.
+        self._written: tuple[str | None, bytes] | None = None
 
     @classmethod
     def get_model_class(cls):
@@ -108,9 +109,13 @@ class SessionStore(SessionBase):
 
     def save(self, must_create: bool = False) -> None:
         # Loading may find the key dead and forget it: a new row then.
-        data = self.encode(self._get_session(no_load=must_create))
-        if not must_create and self.session_key is not None and self._written == (self.session_key, data):
+        session = self._get_session(no_load=must_create)
+        # What was written is compared as data, not as the signed string,
+        # which embeds a timestamp: two saves a second apart are the same.
+        snapshot = (self.session_key, self.serializer().dumps(session))
+        if not must_create and self.session_key is not None and self._written == snapshot:
             return  # written by this request already, as it is
+        data = self.encode(session)
         expiry = self.get_expiry_date()
         if self.session_key is not None and not must_create:
             if not _run("update", [self.session_key, data, expiry, self.session_key], write=True)[0]:
@@ -120,7 +125,7 @@ class SessionStore(SessionBase):
         else:
             self._insert(data, expiry, must_create)
         self._stored_key = self.session_key
-        self._written = (self.session_key, data)
+        self._written = (self.session_key, snapshot[1])
 
     def _move(self, data: str, expiry: datetime) -> None:
         """A rotated key: the stored row moves to a new key, so the old key

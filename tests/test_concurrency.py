@@ -202,3 +202,76 @@ def test_13_reset_link_used_by_many_threads_sets_one_password(alice):
     assert results.count(302) == 1, results
     assert all(code == 200 for code in results if code != 302), results
     assert AuditEvent.objects.filter(action="password.reset", username="alice").count() == 1
+
+
+def test_L3_double_clicked_continue_logs_in_once_and_counts_nothing(alice):
+    """Issue: a double-clicked "Continue" at step 2 gave a 500 on the losing
+    request and a failed attempt after the success's reset. The loser now
+    gets a redirect (or the expired page) and leaves no strike; no answer
+    is a 500, and neither deletes the browser's cookie."""
+    from django.conf import settings
+    from django.test import Client as HttpClient
+
+    from tests.conftest import csrf_post, pending_positions
+
+    for _round in range(5):
+        first = HttpClient()
+        csrf_post(first, "/login/", {"username": "alice", "password": PASSWORD})
+        codes = card_codes_for(alice, pending_positions(first))
+        token = first.cookies["csrftoken"].value
+        cookies = {name: morsel.value for name, morsel in first.cookies.items()}
+        twins = []
+        for _ in range(2):
+            twin = HttpClient()
+            for name, value in cookies.items():
+                twin.cookies[name] = value
+            twins.append(twin)
+
+        def click(index: int):
+            return twins[index].post(
+                "/login/code/", {"code_1": codes[0], "code_2": codes[1], "csrfmiddlewaretoken": token}
+            )
+
+        responses = run_at_once(2, click)
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses in ([302, 302], [302, 401]), statuses
+        assert all(response.status_code != 302 or response.url == "/" for response in responses)
+        session_cookie = settings.SESSION_COOKIE_NAME
+        deleted = [r for r in responses if session_cookie in r.cookies and not r.cookies[session_cookie].value]
+        assert not deleted, "a twin deleted the browser's session cookie"
+        assert sum(session_cookie in r.cookies for r in responses) == 1, "only the login sets a new cookie"
+        assert not LoginAttempt.objects.filter(guard__username="alice", step="code", outcome="failed").exists()
+    assert AuditEvent.objects.filter(action="login", username="alice").count() == 5
+
+
+def test_SEC7_address_limit_overshoot_is_bounded_by_the_servers_concurrency(settings):
+    """SECURITY.md 7's per-address limit is soft (docs/architecture.md): it
+    counts resolved failures, so attempts already hashing when it is reached
+    get through. A server of W workers serving a burst of 60 wrong passwords
+    for 60 usernames from one address stores at most limit + W - 1 failures;
+    the rest are refused without a hash."""
+    import queue
+
+    limit, workers = 20, 6
+    settings.SLS = {**settings.SLS, "ADDRESS_FAILURES_LIMIT": limit}
+    requests: queue.Queue = queue.Queue()
+    for index in range(60):
+        requests.put(f"burst{index}")
+
+    def worker(_index: int) -> Counter:
+        seen: Counter = Counter()
+        while True:
+            try:
+                username = requests.get_nowait()
+            except queue.Empty:
+                return seen
+            try:
+                check_password_step(username, "wrong password", ip="192.0.2.99", channel="web", now=timezone.now())
+            except LoginRefusal as refusal:
+                seen[refusal.code] += 1
+
+    results = run_at_once(workers, worker)
+    totals = sum(results, Counter())
+    stored = LoginAttempt.objects.filter(ip="192.0.2.99", outcome="failed").count()
+    assert limit <= stored <= limit + workers - 1, (stored, totals)
+    assert totals["rate_limited"] == 60 - stored

@@ -268,3 +268,24 @@ def test_L2_web_login_query_count_is_constant(alice, clock):
     first, second = web_login()
     add_everything(alice, clock)
     assert web_login() == (first, second + 1)  # the reset of add_everything's failures
+
+
+def test_L3_count_reads_only_what_it_counts(alice, postgresql):
+    """Issue 7.7: a username's count read every attempt of the window,
+    successes included. Its query now matches the partial index of counted
+    and pending attempts, so a long history of logins is never walked."""
+    from django.db import connection
+
+    from login import lockout
+
+    guard, _ = LoginGuard.objects.get_or_create(username="alice")
+    now = timezone.now()
+    LoginAttempt.objects.bulk_create(
+        [LoginAttempt(guard=guard, at=now, step="password", outcome=Outcome.SUCCEEDED) for _ in range(500)]
+    )
+    params = [guard.pk, now - timedelta(days=1), True, now - timedelta(minutes=2), 10]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + lockout._FAILURES_SQL, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "attempt_guard_at_counted" in plan, plan

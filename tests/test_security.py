@@ -559,3 +559,15 @@ def test_L2_missing_codes_get_field_messages(web, alice, clock, data):
     response = csrf_post(web, "/login/code/", data)
     assert response.status_code == 400
     assert f"Enter the code printed under number {positions[1]}.".encode() in response.content
+
+
+def test_SEC6_the_dummy_hash_exists_before_the_first_request():
+    """Issue 1.6: an unknown username is checked against a hash made when the
+    app starts, so a worker's first unknown username is no slower than a
+    wrong password (the hash is not built on first use)."""
+    from django.contrib.auth.hashers import identify_hasher
+
+    from login import flows
+
+    assert flows._dummy_hash is not None
+    assert identify_hasher(flows._dummy_hash).algorithm.startswith("argon2")

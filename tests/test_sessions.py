@@ -328,6 +328,18 @@ def test_store_second_save_in_a_request_writes_nothing_unless_changed(db):
     assert SessionStore(store.session_key).load() == {"a": {"n": 2}}
 
 
+def test_store_second_save_a_second_later_writes_nothing(db, clock):
+    """The signed data embeds a timestamp; a login whose two saves straddle
+    a second (the step's and the middleware's) must still write once."""
+    store = LeanStore()
+    store["a"] = 1
+    store.save()
+    clock.shift(timedelta(seconds=1))
+    with CaptureQueriesContext(connection) as run:
+        store.save()
+    assert run.captured_queries == []
+
+
 def test_SEC2_store_session_deleted_meanwhile_is_not_revived(db):
     """Django's contract: the save raises UpdateError (the middleware answers 400)."""
     key = saved(a=1)
