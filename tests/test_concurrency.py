@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from help.refusals import LoginRefusal
 from login import flows as flow
-from login import lockout
+from login import jobs, lockout
 from login.models import LoginAttempt, LoginGuard
 from tests.conftest import PASSWORD, card_codes_for
 from tests.hashers import FastArgon2PasswordHasher
@@ -147,7 +147,7 @@ def test_J2_two_workers_record_each_lifted_lock_once():
         [LoginGuard(username=f"user{index}", locked_until=now - timedelta(hours=1)) for index in range(count)]
     )
 
-    results = run_at_once(2, lambda index: lockout.record_lifted_locks(now, batch_size=25))
+    results = run_at_once(2, lambda index: jobs.record_lifted_locks(now, batch_size=25))
 
     assert all(isinstance(result, int) for result in results), results
     events = AuditEvent.objects.filter(action="lockout.lifted")
