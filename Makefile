@@ -4,6 +4,7 @@
 #   make test          linters, import layers, then the whole pytest suite (DATABASE_URL / CELERY_BROKER_URL pass through)
 #   make check-deploy  Django's deployment checks with production-like settings
 #   make bench         login throughput against raw Argon2 (benchmarks/RESULTS.md)
+#   make bench-jobs    the jobs at 1,000,000 rows against one bulk statement (PostgreSQL)
 #   make clean         remove generated files (make distclean: also .venv and var/)
 
 SHELL := /bin/bash
@@ -19,10 +20,10 @@ MANAGE := $(BIN)/python manage.py
 # filesystem Celery broker (var/broker), whatever the shell exports.
 DEV_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
 
-.PHONY: help venv run test lint check-deploy bench clean distclean
+.PHONY: help venv run test lint check-deploy bench bench-jobs clean distclean
 
 help:
-	@sed -n '3,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- virtual environment --------------------------------------------------
 
@@ -87,6 +88,11 @@ check-deploy: venv
 BENCH_ARGS ?=
 bench: venv
 	$(BIN)/python benchmarks/login.py $(BENCH_ARGS)
+
+# PostgreSQL only: a database `bench_jobs` on DATABASE_URL's server
+# (default postgres://postgres@127.0.0.1:5432/), dropped and made afresh.
+bench-jobs: venv
+	$(BIN)/python benchmarks/jobs.py $(BENCH_ARGS)
 
 # --- housekeeping ---------------------------------------------------------
 

@@ -286,7 +286,6 @@ def transactions_per_login(harness: Harness, count: int = 5) -> str:
 
     from django.db import connections
 
-
     connection = connections["default"]
     kinds: Counter[str] = Counter()
     autocommit_writes = 0

@@ -179,7 +179,7 @@ def offers(pending: PendingLogin) -> list[Offer]:
 
 
 def code_step(
-    token: str | None,
+    pending: PendingLogin | str | None,
     factor_index: int,
     code: str,
     *,
@@ -191,9 +191,11 @@ def code_step(
 ):
     """Step 2: answer the offered factor number `factor_index` with `code`.
 
+    `pending` is the pending login (from load_pending) or its token.
     Returns what the opener returns; raises LoginRefusal."""
-    pending = load_pending(token, now)
-    if pending is None:
+    if not isinstance(pending, PendingLogin):
+        pending = load_pending(pending, now)
+    if pending is None or not pending.is_live(now):
         raise refusals.login_token_invalid()
     if not 0 <= factor_index < len(pending.offers):
         raise refusals.malformed(str(refusals.login_failed().message))

@@ -19,7 +19,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from .models import LoginAttempt, LoginGuard
@@ -270,48 +269,3 @@ def locked_until(username: str, now: datetime | None = None) -> datetime | None:
     now = now or timezone.now()
     guard = LoginGuard.objects.filter(username=username).first()
     return guard.locked_until if guard and guard.is_locked(now) else None
-
-
-def record_lifted_locks(now: datetime, batch_size: int | None = None) -> int:
-    """J1: persist "lock lifted" for every lock whose 24 hours have passed.
-
-    Set-based and safe on several workers: each batch claims its rows with
-    SELECT .. FOR UPDATE SKIP LOCKED, and each event carries a unique key
-    (guard, lock end), so a second run or a second worker writes nothing
-    twice. Logins never wait for this: is_locked() reads locked_until.
-    """
-    from accounts.models import User
-    from audit.models import AuditEvent
-
-    batch_size = batch_size or settings.SLS["JOB_BATCH_SIZE"]
-    client_of = User.objects.filter(username=OuterRef("username")).values("client_id")[:1]
-    written = 0
-    while True:
-        with transaction.atomic():
-            due = list(
-                LoginGuard.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(locked_until__lte=now)
-                .filter(Q(lift_recorded_for__isnull=True) | ~Q(lift_recorded_for=F("locked_until")))
-                .annotate(client_id=Subquery(client_of))
-                .order_by("pk")
-                .values_list("pk", "username", "locked_until", "client_id")[:batch_size]
-            )
-            if not due:
-                return written
-            AuditEvent.objects.bulk_create(
-                [
-                    AuditEvent(
-                        at=now,
-                        action="lockout.lifted",
-                        username=username,
-                        client_id=client_id,
-                        rule="L3",
-                        details={"locked_until": until.isoformat()},
-                        dedupe_key=f"lockout.lifted:{pk}:{until.isoformat()}",
-                    )
-                    for pk, username, until, client_id in due
-                ],
-                ignore_conflicts=True,
-            )
-            LoginGuard.objects.filter(pk__in=[row[0] for row in due]).update(lift_recorded_for=F("locked_until"))
-            written += len(due)

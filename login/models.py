@@ -4,8 +4,16 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+
+# J1: a lock whose lift is not yet recorded: live, or due for the job
+# (login/jobs.py). The job's claim filters on exactly this, so that both
+# databases read it from LoginGuard's partial index, which holds only these
+# rows: the job costs what is due, not one read per username ever typed.
+LIFT_UNRECORDED = Q(locked_until__isnull=False) & (
+    Q(lift_recorded_for__isnull=True) | ~Q(lift_recorded_for=F("locked_until"))
+)
 
 
 class LoginGuard(models.Model):
@@ -21,9 +29,12 @@ class LoginGuard(models.Model):
     # Failures at or before this instant no longer count (success or unlock).
     reset_at = models.DateTimeField(null=True, blank=True)
     # The lock holds while now < locked_until (24 h after the last failure).
-    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
     # J1: set by the job when it recorded that the lock above was lifted.
     lift_recorded_for = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["locked_until"], name="guard_lift_unrecorded", condition=LIFT_UNRECORDED)]
 
     def __str__(self) -> str:
         return self.username

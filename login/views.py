@@ -172,7 +172,7 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
         if answered.is_valid():
             try:
                 return flows.code_step(
-                    token,
+                    pending,
                     chosen,
                     answered.response(),
                     opener=WebSession(request),
@@ -184,6 +184,12 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
             except refusals.LoginRefusal as exc:
                 refusal, status = exc, exc.status
             if refusal.ends_login:
+                if not request.session.exists(request.session.session_key):
+                    # Another request moved or ended this session meanwhile
+                    # (the twin of a double click logged in, or a logout in
+                    # another tab): the browser's cookie is that request's.
+                    _leave_cookie_alone(request)
+                    return redirect(settings.LOGIN_REDIRECT_URL)
                 request.session.pop(PENDING, None)
                 return render(
                     request, "accounts/login.html", {"form": LoginForm(), "refusal": refusal}, status=refusal.status

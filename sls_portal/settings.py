@@ -223,6 +223,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "login.tasks.lift_expired_lockouts",
         "schedule": timedelta(minutes=5),
     },
+    # login/retention.py: pending logins, sessions and attempts past their
+    # retention (SLS below). Hourly keeps each run's backlog small.
+    "prune-login-records": {
+        "task": "login.tasks.prune_login_records",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 OTP_TOTP_ISSUER = "SLS portal"
@@ -280,6 +286,15 @@ SLS = {
     "DEVICE_FEE_RANGE_USD": (20, 150),
     # J1 (ours): how often the jobs sweep, and how many rows per batch.
     "JOB_BATCH_SIZE": 1000,
+    # (ours) Retention (login/retention.py, hourly). A pending login is
+    # deleted this long after it expired (it expires after LOGIN_TOKEN_TTL).
+    "PENDING_LOGIN_RETENTION": timedelta(days=1),
+    # Attempts are deleted after this long: it must be longer than every
+    # window they are counted in (LOCKOUT_WINDOW, ADDRESS_FAILURES_WINDOW);
+    # the job refuses to run otherwise. It also bounds how far back agents
+    # see a username's attempts. Expired sessions are deleted at once.
+    # Audit events are kept apart, longer, and never touched by this job.
+    "LOGIN_ATTEMPT_RETENTION": timedelta(days=90),
 }
 
 SESSION_COOKIE_AGE = int(SLS["SESSION_IDLE"].total_seconds())

