@@ -14,3 +14,9 @@ urlpatterns = [
     path("", include("devices.urls")),
     path("", include("help.urls")),
 ]
+
+# Our own error pages (help/views.py): none of them reads the request's form.
+handler400 = "help.views.bad_request"
+handler403 = "help.views.permission_denied"
+handler404 = "help.views.page_not_found"
+handler500 = "help.views.server_error"
