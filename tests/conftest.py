@@ -24,6 +24,20 @@ PASSWORD = "correct horse battery staple"
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Each test starts in the default language and UTC, whatever a request
+    in an earlier test activated in this thread (LocaleMiddleware and the
+    client's time zone stay active after a response)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    timezone.deactivate()
+    yield
+    translation.deactivate()
+    timezone.deactivate()
+
+
 @pytest.fixture
 def clock():
     """The frozen clock; `clock.shift(timedelta(...))` moves it."""
