@@ -23,3 +23,23 @@ class MaximumLengthValidator:
 
     def get_help_text(self) -> str:
         return _("Your password can be up to %(max_length)d characters long.") % {"max_length": self.max_length}
+
+
+class ContainsUsernameValidator:
+    """SECURITY.md 12: a password that contains the username is refused.
+
+    Django's similarity check compares whole strings and lets the username
+    doubled ("alicealice") through; NIST 800-63B asks to refuse passwords
+    derived from the username. No composition rules otherwise.
+    """
+
+    def __init__(self, min_username_length: int = 3):
+        self.min_username_length = min_username_length
+
+    def validate(self, password: str, user=None) -> None:
+        username = (getattr(user, "username", "") or "").lower()
+        if len(username) >= self.min_username_length and username in password.lower():
+            raise ValidationError(_("Your password must not contain your username."), code="password_has_username")
+
+    def get_help_text(self) -> str:
+        return _("Your password must not contain your username.")
