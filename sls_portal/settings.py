@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "login.middleware.SessionLifetimeMiddleware",
     "login.middleware.AccessScopeMiddleware",
+    "accounts.middleware.ClientTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import set_language_view
 from agents.admin_site import admin_site
 
 # Each app's admin.py registers its models on the agents' site.
@@ -8,6 +9,8 @@ admin.autodiscover()
 
 urlpatterns = [
     path("admin/", admin_site.urls),
+    # Django's view, which also stores a logged-in client's choice.
+    path("i18n/setlang/", set_language_view, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("login.urls")),
     path("", include("accounts.urls")),
