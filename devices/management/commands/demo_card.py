@@ -2,9 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import require_debug
 from accounts.models import User
+from devices import codecard
 from devices.models import active_binding_for
-
-from . import codecard
 
 
 class Command(BaseCommand):
@@ -27,8 +26,7 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             for position, code in zip(positions, codes, strict=True):
-                self.stdout.write(f"{position:>3}: {code}")
-            self.stdout.write(f"Type them without spaces: {''.join(codes)}")
+                self.stdout.write(f"Number {position:>3}: type {code} in its box")
             return
         codes = codecard.all_codes(seed)
         self.stdout.write(f"Security Code Card {binding.security_device.serial}")
