@@ -32,4 +32,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         {"account": account, "open": account.is_open(now), "funded": account.is_funded(now)}
         for account in client.accounts.all()
     ]
-    return render(request, "accounts/dashboard.html", {"client": client, "accounts": accounts})
+    # A8: a closed account's client still logs in, for statements and tax forms.
+    all_closed = bool(accounts) and not any(row["open"] for row in accounts)
+    return render(
+        request, "accounts/dashboard.html", {"client": client, "accounts": accounts, "all_closed": all_closed}
+    )
