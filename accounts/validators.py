@@ -1,3 +1,5 @@
+import re
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -26,20 +28,28 @@ class MaximumLengthValidator:
 
 
 class ContainsUsernameValidator:
-    """SECURITY.md 12: a password that contains the username is refused.
+    """SECURITY.md 12: a password built from the username is refused.
 
     Django's similarity check compares whole strings and lets the username
     doubled ("alicealice") through; NIST 800-63B asks to refuse passwords
-    derived from the username. No composition rules otherwise.
+    derived from the username. A password is built from it when, without
+    every copy of the username, what is left would be too short to be a
+    password on its own; a long passphrase that happens to name the user
+    stays allowed. No composition rules otherwise.
     """
 
-    def __init__(self, min_username_length: int = 3):
-        self.min_username_length = min_username_length
+    def __init__(self, min_length: int = 12):
+        self.min_length = min_length
 
     def validate(self, password: str, user=None) -> None:
         username = (getattr(user, "username", "") or "").lower()
-        if len(username) >= self.min_username_length and username in password.lower():
-            raise ValidationError(_("Your password must not contain your username."), code="password_has_username")
+        if not username or username not in password.lower():
+            return
+        rest = re.sub(re.escape(username), "", password.lower())
+        if len(re.sub(r"[\W_]", "", rest)) < self.min_length:
+            raise ValidationError(
+                _("Your password must not be built from your username."), code="password_has_username"
+            )
 
     def get_help_text(self) -> str:
-        return _("Your password must not contain your username.")
+        return _("Your password must not be built from your username.")

@@ -17,21 +17,24 @@ from django.utils.html import format_html
 register = template.Library()
 
 
-@register.filter
-def sls_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def _time(value: datetime | None, fmt: str, *, zone_name: bool) -> str:
     if not value:
         return "—"
     utc = value.astimezone(UTC)
     local = timezone.localtime(value)
+    shown = local.strftime(fmt) + (f" {local.tzname() or 'UTC'}" if zone_name else "")
     return format_html(
-        '<time datetime="{}" title="{} UTC">{} {}</time>',
-        utc.isoformat(timespec="seconds"),
-        utc.strftime(fmt),
-        local.strftime(fmt),
-        local.tzname() or "UTC",
+        '<time datetime="{}" title="{} UTC">{}</time>', utc.isoformat(timespec="seconds"), utc.strftime(fmt), shown
     )
 
 
 @register.filter
+def sls_time(value: datetime | None) -> str:
+    """Date and time, with the zone's abbreviation."""
+    return _time(value, "%Y-%m-%d %H:%M", zone_name=True)
+
+
+@register.filter
 def sls_date(value: datetime | None) -> str:
-    return sls_time(value, "%Y-%m-%d")
+    """The date in the client's zone (the UTC date on hover)."""
+    return _time(value, "%Y-%m-%d", zone_name=False)
