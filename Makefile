@@ -1,6 +1,9 @@
 # SLS portal: everyday commands.
 #
-#   make run           demo on http://127.0.0.1:8000 (web + Celery worker with beat)
+#   make run           demo on http://127.0.0.1:8000 (web + Celery worker with beat); make run PORT=8001
+#   make demo-card     a demo client's card codes: make demo-card CLIENT=enrolled1 POSITIONS="12 187"
+#   make demo-totp     the demo agent's admin code: make demo-totp (AGENT=agent)
+#   make demo-reset    the demo from scratch: new database and broker, demo data again
 #   make test          linters, import layers, then the whole pytest suite (DATABASE_URL / CELERY_BROKER_URL pass through)
 #   make check-deploy  Django's deployment checks with production-like settings
 #   make bench         login throughput against raw Argon2 (benchmarks/RESULTS.md)
@@ -20,10 +23,15 @@ MANAGE := $(BIN)/python manage.py
 # filesystem Celery broker (var/broker), whatever the shell exports.
 DEV_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
 
-.PHONY: help venv run test lint check-deploy bench bench-jobs clean distclean
+PORT      ?= 8000
+CLIENT    ?= enrolled1
+POSITIONS ?=
+AGENT     ?= agent
+
+.PHONY: help venv run demo-card demo-totp demo-reset test lint check-deploy bench bench-jobs clean distclean
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- virtual environment --------------------------------------------------
 
@@ -48,7 +56,7 @@ venv: $(STAMP)
 run: venv
 	mkdir -p var
 	$(DEV_ENV) $(MANAGE) migrate --noinput
-	$(DEV_ENV) $(MANAGE) seed_demo
+	$(DEV_ENV) PORT=$(PORT) $(MANAGE) seed_demo
 	@if command -v msgfmt >/dev/null; then \
 		$(DEV_ENV) $(MANAGE) compilemessages --ignore=$(VENV) --ignore=node_modules; \
 	else \
@@ -61,13 +69,32 @@ run: venv
 		kill -KILL -- -$$web -$$worker 2>/dev/null; true; \
 	}; \
 	trap stop INT TERM EXIT; \
-	$(DEV_ENV) $(MANAGE) runserver 127.0.0.1:8000 & web=$$!; \
+	$(DEV_ENV) PORT=$(PORT) $(MANAGE) runserver 127.0.0.1:$(PORT) & web=$$!; \
 	$(DEV_ENV) $(BIN)/celery -A sls_portal worker -B --pool=solo -l info & worker=$$!; \
 	wait -n
 
+# The demo's helpers read the demo's database (var/db.sqlite3) with its
+# settings, whatever DATABASE_URL the shell exports.
+demo-card: venv
+	@$(DEV_ENV) $(MANAGE) demo_card $(CLIENT) $(POSITIONS)
+
+demo-totp: venv
+	@$(DEV_ENV) $(MANAGE) demo_totp $(AGENT)
+
+# Stop `make run` first: the demo starts again from an empty database.
+demo-reset: venv
+	rm -f var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm var/celerybeat-schedule*
+	rm -rf var/broker
+	mkdir -p var
+	$(DEV_ENV) $(MANAGE) migrate --noinput
+	$(DEV_ENV) $(MANAGE) seed_demo
+
 # --- checks ---------------------------------------------------------------
 
+# Chromium for the browser tests where it can be installed (scripts/ensure-chromium);
+# elsewhere those tests skip with one line saying why (tests/conftest.py).
 test: venv lint
+	@scripts/ensure-chromium
 	$(BIN)/pytest
 
 # Style, the import layers (pyproject.toml), then the suite.

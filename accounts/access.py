@@ -1,7 +1,7 @@
 """What a page needs: the access scope names and the view decorator.
 
 The scope itself is derived on every request by the login app's
-middleware (ARCHITECTURE.md principle 2) and left on `request.sls_scope`;
+middleware and left on `request.sls_scope`;
 pages of every app declare here which scopes they serve, so no app below
 the login needs to import it.
 """
@@ -25,7 +25,7 @@ def scope_required(*scopes: str):
     """View decorator: serve only requests whose scope is one of `scopes`.
 
     Anyone else is sent to log in; a logged-in client whose scope does not
-    allow the page gets a refusal that names the rule (A9), never a bare 403.
+    allow the page gets a refusal that says the rule in words (A9), never a bare 403.
     """
 
     def decorator(view):
@@ -50,4 +50,7 @@ def scope_required(*scopes: str):
 
 
 def refusal(request: HttpRequest, *, rule: str, message: str, status: int = 403):
-    return render(request, "accounts/refusal.html", {"rule": rule, "message": message}, status=status)
+    """The page says the rule in words (A9); its ID is for the audit and the agents, not the page."""
+    response = render(request, "accounts/refusal.html", {"message": message}, status=status)
+    response.sls_rule = rule
+    return response

@@ -43,6 +43,16 @@ class Client(models.Model):
     phone = models.CharField(_("phone of record"), max_length=40)
     address = models.TextField(_("address of record"))
     country = models.CharField(_("country of residence"), max_length=2, choices=regions.COUNTRY_CHOICES)
+    # What we send the client (e-mails, the printed card) is in this language:
+    # from the country when the client is created, then the last one the
+    # client chose while logged in.
+    language = models.CharField(
+        _("preferred language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("E-mails and printed cards are in this language. Empty: from the country of residence."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
@@ -53,9 +63,18 @@ class Client(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.language:
+            self.language = regions.language_for_country(self.country)
+        super().save(*args, **kwargs)
+
     @property
     def region(self) -> regions.Region:
         return regions.region_for_country(self.country)
+
+    @property
+    def time_zone(self) -> str:
+        return regions.time_zone_for_country(self.country)
 
 
 class User(AbstractUser):

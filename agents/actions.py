@@ -22,6 +22,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -170,12 +171,14 @@ def send_password_reset(
             "link": password_reset_link(user, request),
             "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         }
-        send_mail(
-            subject=_("Your password-reset link"),
-            message=render_to_string("admin/accounts/password_reset_email.txt", context),
-            from_email=None,
-            recipient_list=[client.email],
-        )
+        # In the client's language, not the agent's.
+        with translation.override(client.language or settings.LANGUAGE_CODE):
+            send_mail(
+                subject=_("Your password-reset link"),
+                message=render_to_string("admin/accounts/password_reset_email.txt", context),
+                from_email=None,
+                recipient_list=[client.email],
+            )
 
 
 def end_all_sessions(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -17,6 +18,12 @@ COLUMNS = 8
 
 
 def code_card_pdf(device: SecurityDevice) -> bytes:
+    """The card in the client's language, whoever prints it."""
+    with translation.override(device.client.language or settings.LANGUAGE_CODE):
+        return _code_card_pdf(device)
+
+
+def _code_card_pdf(device: SecurityDevice) -> bytes:
     client = device.client
     codes = codecard.all_codes(device.seed)
     buffer = io.BytesIO()

@@ -97,5 +97,6 @@ def malformed(what: str) -> LoginRefusal:
     return LoginRefusal("malformed", "", what, 400)
 
 
-# L4 hints, named after the rule each input broke.
-HINT_NO_SPACES = _("Codes from a security card or electronic device are typed without spaces (L4).")
+# L4 hints, named after the rule each input broke. Clients read the rule in
+# words; its ID goes to the audit and the API's `rule` field only (A9).
+HINT_NO_SPACES = _("Codes from a security card or electronic device are typed without spaces.")

@@ -158,6 +158,61 @@ COUNTRIES: dict[str, tuple[str, str]] = {
     "JP": (gettext_noop("Japan"), JAPAN),
 }
 
+# (ours) The time zone in which a client of each country reads times on our
+# pages (UTC stays on hover). Countries spanning several zones get the zone
+# of their main financial centre until clients can choose their own.
+COUNTRY_TIME_ZONES: dict[str, str] = {
+    "US": "America/New_York",
+    "CA": "America/Toronto",
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "IT": "Europe/Rome",
+    "FR": "Europe/Paris",
+    "DE": "Europe/Berlin",
+    "ES": "Europe/Madrid",
+    "PT": "Europe/Lisbon",
+    "NL": "Europe/Amsterdam",
+    "BE": "Europe/Brussels",
+    "LU": "Europe/Luxembourg",
+    "CH": "Europe/Zurich",
+    "AT": "Europe/Vienna",
+    "SE": "Europe/Stockholm",
+    "NO": "Europe/Oslo",
+    "DK": "Europe/Copenhagen",
+    "FI": "Europe/Helsinki",
+    "PL": "Europe/Warsaw",
+    "CZ": "Europe/Prague",
+    "HU": "Europe/Budapest",
+    "GR": "Europe/Athens",
+    "HK": "Asia/Hong_Kong",
+    "CN": "Asia/Shanghai",
+    "TW": "Asia/Taipei",
+    "SG": "Asia/Singapore",
+    "KR": "Asia/Seoul",
+    "IN": "Asia/Kolkata",
+    "TH": "Asia/Bangkok",
+    "MY": "Asia/Kuala_Lumpur",
+    "ID": "Asia/Jakarta",
+    "PH": "Asia/Manila",
+    "VN": "Asia/Ho_Chi_Minh",
+    "AU": "Australia/Sydney",
+    "NZ": "Pacific/Auckland",
+    "JP": "Asia/Tokyo",
+}
+
+# (ours) The language a client of each country is written to in, until they
+# choose one (e-mails, the printed card); English where we have no translation.
+COUNTRY_LANGUAGES: dict[str, str] = {"IT": "it"}
+
+
+def time_zone_for_country(country_code: str) -> str:
+    return COUNTRY_TIME_ZONES.get((country_code or "").upper(), "UTC")
+
+
+def language_for_country(country_code: str) -> str:
+    return COUNTRY_LANGUAGES.get((country_code or "").upper(), "en")
+
+
 # Names are marked with gettext_noop above and translated when shown; the
 # order is that of the English names (translations are not ready at import).
 COUNTRY_CHOICES = [(code, _(name)) for code, (name, _region) in sorted(COUNTRIES.items(), key=lambda item: item[1][0])]

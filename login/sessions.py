@@ -34,6 +34,8 @@ from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, 
 from django.db import connections, router
 from django.utils import timezone
 
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
+
 
 def _model():
     from django.contrib.sessions.models import Session
@@ -77,6 +79,14 @@ class SessionStore(SessionBase):
     @classmethod
     def get_model_class(cls):
         return _model()
+
+    def _validate_session_key(self, key: str | None) -> bool:
+        """A key we could have drawn: 8 to 40 characters of VALID_KEY_CHARS.
+
+        Anything else (a NUL byte, capitals, a megabyte) is no key at all,
+        so it never reaches the database (PostgreSQL refuses a NUL in text):
+        the request simply gets a new session."""
+        return bool(key) and 8 <= len(key) <= 40 and not set(key) - _KEY_CHARS
 
     def load(self) -> dict:
         _count, row = _run("load", [self.session_key, timezone.now()], write=False)

@@ -22,7 +22,46 @@ from devices import codecard
 from devices.flows import issue_code_card
 
 PASSWORD = "correct horse battery staple"
+
+# Debian's Chromium, driven by Playwright for the browser tests.
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+NO_CHROMIUM = "Chromium not found at {path}: apt-get install chromium (as root) to run the browser tests"
+
+
+def missing_browser_reason(path: str | None = None) -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    path = path or CHROMIUM_PATH
+    return None if os.path.exists(path) else NO_CHROMIUM.format(path=path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """No browser: skip the browser tests with one line saying how to get them,
+    before Playwright's session fixture fails to launch it. In CI (CI=true)
+    they run anyway and fail, so a missing browser is never hidden."""
+    reason = missing_browser_reason()
+    if reason is None or os.environ.get("CI") == "true":
+        return
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Each test starts in the default language and UTC, whatever a request
+    in an earlier test activated in this thread (LocaleMiddleware and the
+    client's time zone stay active after a response)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    timezone.deactivate()
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture
@@ -203,7 +242,7 @@ def browser_type_launch_args(browser_type_launch_args):
     """Debian's Chromium (no browser download here), as root without a sandbox."""
     return {
         **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
+        "executable_path": CHROMIUM_PATH,
         "args": [
             "--no-sandbox",
             "--disable-gpu",

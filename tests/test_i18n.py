@@ -415,7 +415,7 @@ ENGLISH_SENTENCES = {
         "Questions about security",
     ],
     "/": ["Your accounts", "Account number", "Equity (USD)"],
-    "/settings/security/sls/": ["Your security devices", "Serial number", "Active since"],
+    "/settings/security/sls/": ["Your security devices", "Serial number", "Since"],
     "/logout/": ["Log out now"],
 }
 

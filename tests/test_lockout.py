@@ -52,7 +52,9 @@ def is_locked(username: str) -> bool:
 def assert_locked_page(response, unlocks_at) -> None:
     assert response.status_code == 403
     assert LOCKED in response.content
-    assert f"It unlocks at {unlocks_at:%Y-%m-%d %H:%M} UTC".encode() in response.content
+    text = re.sub(r"<[^>]+>", "", response.content.decode())
+    assert f"It unlocks at {unlocks_at:%Y-%m-%d %H:%M} UTC" in text
+    assert "Each further attempt while it is locked moves this time" in text
     # The regional Customer Service numbers (A7, H2).
     for number in (b"+41-41-726-9500", b"(203) 618-4006", b"+852-2156-7907", b"+61 (2) 8093-7300"):
         assert number in response.content

@@ -37,7 +37,9 @@ def test_A9_refusal_names_its_rule_never_a_bare_403(bob):
     request.sls_scope = access.UNENROLLED
     response = needs_device(request)
     assert response.status_code == 403
-    assert b"rule D8" in response.content and b"secret" not in response.content
+    # A9: the rule in words; its ID is for the audit and the agents only.
+    assert b"Enroll in the Secure Login System first" in response.content and b"secret" not in response.content
+    assert b"D8" not in response.content and response.sls_rule == "D8"
     assert b"(203) 618-4006" in response.content  # A7/H2: the numbers to call
 
 

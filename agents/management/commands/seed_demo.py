@@ -5,6 +5,7 @@ Idempotent: running it again keeps what exists and prints the same guide.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -91,16 +92,18 @@ class Command(BaseCommand):
 
     def _guide(self) -> None:
         w = self.stdout.write
-        w(self.style.MIGRATE_HEADING("\nSLS portal demo — http://127.0.0.1:8000/"))
+        w(
+            self.style.MIGRATE_HEADING(
+                "\nSLS portal demo — http://127.0.0.1:{port}/".format(port=os.environ.get("PORT", "8000"))
+            )
+        )
         w(f"Every demo password is: {DEMO_PASSWORD}\n")
         w("Clients (log in at /login/):")
-        w("  enrolled1    Security Code Card. Step 2 asks two card numbers; read the codes with")
-        w(
-            "               .venv/bin/python manage.py demo_card enrolled1 12 187   (or without numbers for the whole card)"
-        )
+        w("  enrolled1    Security Code Card. Step 2 shows two card numbers, one box each; read the codes with")
+        w('               make demo-card CLIENT=enrolled1 POSITIONS="12 187"   (without POSITIONS: the whole card)')
         w("  unenrolled1  no security device: the password alone logs in (scope 'unenrolled')")
         w("  locked1      locked after 10 failed attempts (L3); an agent can unlock it in the admin")
         w("  closed1      closed account; its card was returned")
         w("\nAgent (customer service) at /admin/:")
         w(f"  agent / {DEMO_PASSWORD}, then the current authenticator code from")
-        w("               .venv/bin/python manage.py demo_totp agent")
+        w("               make demo-totp AGENT=agent")

@@ -26,8 +26,7 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             for position, code in zip(positions, codes, strict=True):
-                self.stdout.write(f"{position:>3}: {code}")
-            self.stdout.write(f"Type them without spaces: {''.join(codes)}")
+                self.stdout.write(f"Number {position:>3}: type {code} in its box")
             return
         codes = codecard.all_codes(seed)
         self.stdout.write(f"Security Code Card {binding.security_device.serial}")
