@@ -66,6 +66,7 @@ FORM = "application/x-www-form-urlencoded"
 
 TABLE_END = "<!-- end of results table: login.py adds a row above this line -->"
 LATEST = "## Latest run on "  # + the database's name: one section per database
+LATEST_END = "<!-- end of login.py's latest runs: other scripts' sections follow -->"
 
 
 def parse_args() -> argparse.Namespace:
@@ -440,16 +441,22 @@ threads, so other work slows hashes and logins unevenly.
 
 def write_results(path: Path, row: str, latest: str) -> None:
     """Add the row to the table; replace the "Latest run" section of this
-    run's database, keep the others."""
+    run's database, keep the others, and keep whatever other scripts wrote
+    after LATEST_END (their own sections, between their own markers)."""
     text = path.read_text() if path.exists() else HEADER
     if TABLE_END not in text:
         text = HEADER
     before, after = text.split(TABLE_END, 1)
+    if LATEST_END in after:
+        after, others = after.split(LATEST_END, 1)
+    else:  # a file from before the marker: other scripts' sections start with "<!-- "
+        cut = after.find("\n<!-- ")
+        after, others = (after, "") if cut < 0 else (after[:cut], after[cut:])
     sections = [part.strip() for part in ("\n" + after).split("\n" + LATEST) if part.strip()]
     title = latest.splitlines()[0][len(LATEST) :]
     kept = [LATEST + part for part in sections if part.splitlines()[0] != title]
     body = "\n\n".join(sorted([*kept, latest.strip()]))
-    path.write_text(before + row + "\n" + TABLE_END + "\n\n" + body + "\n")
+    path.write_text(before + row + "\n" + TABLE_END + "\n\n" + body + "\n\n" + LATEST_END + others.rstrip() + "\n")
 
 
 def main() -> int:

@@ -121,6 +121,13 @@ class DeviceBinding(SecondFactor):
     def from_db(cls, db, field_names, values):
         return as_kind(super().from_db(db, field_names, values), DeviceBinding.KINDS)
 
+    @classmethod
+    def for_login(cls):
+        # The physical device comes with the binding (its seed and status);
+        # loaded for_verify, its row is locked too, so one physical device
+        # shared by several usernames (D7) answers one check at a time.
+        return cls.objects.select_related("security_device")
+
     def is_interactive(self) -> bool:
         return True
 
