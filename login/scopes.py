@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from accounts.access import FULL, UNENROLLED
-from devices.models import active_binding_for
+from devices.models import DeviceBinding, active_binding_for
 
 
 def derive_scope(request: HttpRequest) -> str | None:
@@ -20,6 +20,8 @@ def derive_scope(request: HttpRequest) -> str | None:
         return None
     device = getattr(user, "otp_device", None)
     if device is not None:
+        if not isinstance(device, DeviceBinding):
+            return None  # an agent's TOTP device (the admin's login) gives no client scope
         return FULL if device.security_device.is_active else None
     # Logged in with the password alone: only while the client has no device.
     return UNENROLLED if active_binding_for(user) is None else None
