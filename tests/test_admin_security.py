@@ -13,7 +13,12 @@ from accounts.models import User
 from audit.models import AuditEvent
 from devices.flows import issue_code_card
 from tests.conftest import PASSWORD, csrf_post, login_fully
-from tests.test_admin import admin_login, lock, totp_device, user_url
+from tests.test_admin import admin_client, admin_login, lock, staff_user, totp_device, user_url
+
+
+@pytest.fixture
+def root(db) -> User:
+    return staff_user("root", superuser=True)
 
 
 @pytest.fixture
@@ -102,3 +107,49 @@ def test_SEC8_wrong_totp_code_is_an_ordinary_failure(agent, clock):
     data = {"username": agent.username, "password": PASSWORD, "otp_device": device.persistent_id, "otp_token": "1"}
     assert csrf_post(web, "/admin/login/", data).status_code == 200
     assert AuditEvent.objects.get(action="admin.login").outcome == "failed"
+
+
+# --- No 500 on an agent's input -------------------------------------------------
+
+ACTION_PATHS = [
+    "/admin/accounts/user/{id}/unlock/",
+    "/admin/accounts/user/{id}/send-password-reset/",
+    "/admin/accounts/user/{id}/end-sessions/",
+    "/admin/accounts/client/{id}/verify-identity/",
+    "/admin/accounts/client/{id}/issue-code-card/",
+    "/admin/devices/securitydevice/{id}/printout/",
+]
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "1.5", "-1", "99999999999999999999999", "%C2%B2", "%00"])
+@pytest.mark.parametrize("path", ACTION_PATHS)
+def test_agent_action_with_a_non_integer_id_is_404(root, bad_id, path):
+    """No 500 on any input: an action URL whose id is not a number is a 404 (400 for a NUL)."""
+    response = admin_client(root).get(path.format(id=bad_id))
+    assert response.status_code in (400, 404), response.status_code
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("path", ACTION_PATHS)
+def test_agent_action_with_a_non_integer_id_is_404_on_postgresql(postgresql, root, path):
+    """The same on PostgreSQL, which refuses a too-large number or a NUL in a query."""
+    http = admin_client(root)
+    for bad_id in ("abc", "99999999999999999999999", "%00"):
+        assert http.get(path.format(id=bad_id)).status_code in (400, 404), bad_id
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/audit/auditevent/?outcome=%00failed",
+        "/admin/audit/auditevent/?action=a%00b",
+        "/admin/audit/auditevent/?q=%00",
+        "/admin/accounts/user/?q=ali%00ce",
+        "/admin/autocomplete/?term=%00x&app_label=devices&model_name=securitydevice&field_name=client",
+    ],
+)
+def test_nul_in_admin_filters_and_autocomplete_is_400(root, alice, url):
+    """No 500 on any input: a NUL in a filter, a search or the autocomplete term is a 400 (PostgreSQL refuses it)."""
+    response = admin_client(root).get(url)
+    assert response.status_code == 400
+    assert b"NUL" in response.content
