@@ -158,8 +158,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whether a request came over HTTPS is gunicorn's decision (wsgi.url_scheme):
+# with BEHIND_TLS_PROXY=1 it believes X-Forwarded-Proto only from the peers in
+# FORWARDED_ALLOW_IPS (sls_portal/gunicorn.conf.py). Django must not read the
+# header itself (SECURE_PROXY_SSL_HEADER), which it would take from any peer.
+SECURE_PROXY_SSL_HEADER = None
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("it", _("Italiano"))]
