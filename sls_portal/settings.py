@@ -36,6 +36,15 @@ if not FIELD_ENCRYPTION_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The portal's public address, for links sent to clients (password-reset
+# e-mails): never the host an agent's browser used. Without it, outside
+# DEBUG, the first ALLOWED_HOSTS name over HTTPS.
+PORTAL_URL = (
+    env_str("PORTAL_URL")
+    or ("http://127.0.0.1:8000" if DEBUG else (f"https://{ALLOWED_HOSTS[0]}" if ALLOWED_HOSTS else ""))
+).rstrip("/")
+if not PORTAL_URL:
+    raise ImproperlyConfigured("PORTAL_URL (or ALLOWED_HOSTS) must be set when DEBUG is off.")
 
 INSTALLED_APPS = [
     "django.contrib.admin.apps.SimpleAdminConfig",

@@ -353,7 +353,7 @@ def test_L5_identity_verification_added_in_admin_is_the_agents(desk, alice, agen
 
 
 def _reset_link(mail) -> str:
-    return re.search(r"http://testserver(/password/reset/\S+/)", mail.body).group(1)
+    return re.search(r"https://portal\.sls\.example(/password/reset/\S+/)", mail.body).group(1)
 
 
 def test_L5_agent_sends_reset_link_to_email_of_record(desk, alice, mailoutbox, clock):
