@@ -12,15 +12,18 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Client, IdentityVerification, User
 from agents.device_admin import SecurityDeviceInline
 from audit.models import AuditEvent
+from devices.models import SecurityDevice
 from login.models import LoginGuard
 
 from . import actions, views
@@ -68,6 +71,36 @@ class AgentActionsMixin:
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "agent_links": links})
 
 
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows (an index walk that stops), never COUNT(*) over a million."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.values("pk")[: self.COUNT_CAP + 1].count()
+        self.capped = counted > self.COUNT_CAP
+        return min(counted, self.COUNT_CAP)
+
+    capped = False
+
+
+def _exact_ids(queryset: QuerySet, column: str, **lookup: str) -> list[int]:
+    """A few ids found by an exact, indexed lookup (a unique column: at most a handful)."""
+    return list(queryset.filter(**lookup).values_list(column, flat=True)[:100])
+
+
+def name_or_email_prefix(term: str, prefix: str = "") -> Q:
+    """Case-insensitive prefix on first name, last name, e-mail; "Alice Ros" matches both names.
+    Each is served by an index on UPPER(column) (accounts/migrations/0002_search_indexes.py)."""
+    q = Q(**{f"{prefix}first_name__istartswith": term}) | Q(**{f"{prefix}last_name__istartswith": term})
+    q |= Q(**{f"{prefix}email__istartswith": term})
+    first, _space, rest = term.partition(" ")
+    if rest.strip():
+        q |= Q(**{f"{prefix}first_name__istartswith": first, f"{prefix}last_name__istartswith": rest.strip()})
+    return q
+
+
 class AccountInline(ReadOnlyInline):
     model = Account
     fields = ("number", "equity_usd", "funded_at", "closed_at")
@@ -93,10 +126,28 @@ class VerificationInline(ReadOnlyInline):
 class ClientAdmin(AgentActionsMixin, admin.ModelAdmin):
     list_display = ("__str__", "email", "country", "created_at")
     list_filter = ("country",)
-    search_fields = ("last_name__exact", "email__exact", "accounts__number__exact", "users__username__exact")
-    search_help_text = _("Name, e-mail of record, account number or username.")
+    # The search itself is get_search_results (no join, no DISTINCT); this
+    # only shows the search box.
+    search_fields = ("last_name",)
+    search_help_text = _(
+        "Beginning of a first or last name or of the e-mail of record (any case); "
+        "or an exact account number, username or device serial."
+    )
     readonly_fields = ("created_at",)
     show_full_result_count = False
+    paginator = CappedPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Exact lookups first, each on a unique index: then one OR of index
+        # conditions on the client table (a bitmap OR), no join, no DISTINCT.
+        ids = _exact_ids(Account.objects, "client_id", number=term)
+        ids += _exact_ids(User.objects, "client_id", username=term, client__isnull=False)
+        ids += _exact_ids(SecurityDevice.objects, "client_id", serial=term)
+        return queryset.filter(name_or_email_prefix(term) | Q(pk__in=ids)), False
+
     inlines = (AccountInline, UsernameInline, SecurityDeviceInline, VerificationInline)
     agent_actions = (
         (
@@ -123,10 +174,22 @@ class UserAdmin(AgentActionsMixin, admin.ModelAdmin):
     list_display = ("username", "client", "email", "is_active", "is_staff", "lock_status")
     list_filter = ("is_active", "is_staff")
     list_select_related = ("client",)
-    search_fields = ("username__exact", "email__exact")
-    search_help_text = _("Exact username or e-mail.")
+    search_fields = ("username",)  # shows the box; the search is get_search_results
+    search_help_text = _(
+        "Exact username; or the beginning of an e-mail or of the client's first or last name (any case)."
+    )
     raw_id_fields = ("client",)
     show_full_result_count = False
+    paginator = CappedPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        clients = Client.objects.filter(name_or_email_prefix(term)).values_list("pk", flat=True)[:1000]
+        matches = Q(username=term) | Q(email__istartswith=term) | Q(client_id__in=list(clients))
+        return queryset.filter(matches), False
+
     filter_horizontal = ("groups", "user_permissions")
     fieldsets = (
         (None, {"fields": ("username", "client", "email", "first_name", "last_name", "is_active")}),

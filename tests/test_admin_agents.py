@@ -63,3 +63,101 @@ def test_L5_reset_link_uses_the_portals_public_address(desk, alice, mailoutbox, 
     body = mailoutbox[0].body
     assert re.search(r"https://portal\.public\.example/password/reset/\S+/", body)
     assert "internal-admin.local" not in body and "testserver" not in body
+
+
+# --- Finding people (ARCHITECTURE.md "Agents"; issue: search at a million users) -------------
+
+
+def test_client_search_is_a_case_insensitive_prefix_on_names_and_email(desk, alice, bob):
+    """An agent types what the caller says: "rossi", "ROS", "alice@exa", "alice ros"."""
+    for term in ("rossi", "ROS", "Rossi", "alice@exa", "ALICE@EXAMPLE.COM", "alice", "alice ros"):
+        page = desk.get("/admin/accounts/client/", {"q": term}).content
+        assert b"Alice Rossi" in page and b"Bob Smith" not in page, term
+    assert b"Alice Rossi" not in desk.get("/admin/accounts/client/", {"q": "ossi"}).content  # a prefix, not a substring
+
+
+def test_client_search_is_exact_on_account_number_username_and_serial(desk, alice, bob):
+    number = alice.client.accounts.get().number
+    serial = SecurityDevice.objects.get(client=alice.client).serial
+    for term in (number, "alice", serial):
+        page = desk.get("/admin/accounts/client/", {"q": term}).content
+        assert b"Alice Rossi" in page and b"Bob Smith" not in page, term
+    for term in (number[:-1], serial[:-1]):
+        assert b"Alice Rossi" not in desk.get("/admin/accounts/client/", {"q": term}).content, term
+
+
+def test_client_search_username_is_exact(desk, client_factory):
+    client_factory("Dan", "Uno", username="dan42")
+    assert b"Dan Uno" in desk.get("/admin/accounts/client/", {"q": "dan42"}).content
+    assert b"Dan Uno" not in desk.get("/admin/accounts/client/", {"q": "dan4"}).content
+
+
+def test_user_search_exact_username_prefix_email_and_client_name(desk, alice, bob, client_factory):
+    client_factory("Alicia", "Bianchi", username="alicia")
+    for term, found in (
+        ("alice", {"alice"}),
+        ("ALICE@ex", {"alice"}),
+        ("rossi", {"alice"}),
+        ("bian", {"alicia"}),
+        ("ali", {"alice", "alicia"}),
+        ("bob", {"bob"}),
+    ):
+        page = desk.get("/admin/accounts/user/", {"q": term}).content.decode()
+        shown = set(re.findall(r">(alice|alicia|bob)<", page))
+        assert shown == found, (term, shown)
+
+
+def test_searches_need_no_distinct_and_lists_no_full_count(desk, alice, bob):
+    """No DISTINCT over a join of accounts and usernames; no COUNT(*) of every row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for url, params in (
+        ("/admin/accounts/client/", {"q": "rossi"}),
+        ("/admin/accounts/user/", {"q": "rossi"}),
+        ("/admin/accounts/user/", {}),
+        ("/admin/accounts/client/", {}),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert desk.get(url, params).status_code == 200
+        sql = " ".join(query["sql"] for query in queries.captured_queries).upper()
+        assert "DISTINCT" not in sql, url
+        counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        assert all("LIMIT" in q.upper() for q in counts), counts
+
+
+def test_lists_say_more_than_when_not_counted(desk, alice, monkeypatch):
+    from agents.admin import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 0)
+    assert "more than 0 clients" in desk.get("/admin/accounts/client/").content.decode()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("admin_model", "index"),
+    [
+        ("client", "client_last_name_prefix"),
+        ("client", "client_email_prefix"),
+        ("client", "client_first_name_prefix"),
+        ("user", "user_email_prefix"),
+    ],
+)
+def test_prefix_search_uses_its_index_on_postgresql(postgresql, alice, rf, agent, admin_model, index):
+    """The search's istartswith (UPPER(col) LIKE UPPER(..)) is served by the UPPER(col)
+    text_pattern_ops index: the plan names it (sequential scans off, as at a million rows)."""
+    from django.db import connection
+
+    from accounts.models import Client, User
+    from agents.admin_site import admin_site
+
+    model = {"client": Client, "user": User}[admin_model]
+    model_admin = admin_site._registry[model]
+    request = rf.get("/")
+    request.user = agent
+    queryset, duplicates = model_admin.get_search_results(request, model.objects.all(), "ros")
+    assert duplicates is False
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = queryset.explain()
+    assert index in plan, plan
