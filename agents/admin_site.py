@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User, has_bad_character
 from audit import trail
+from audit.models import AuditEvent
 from help import refusals
 from login import lockout
 from login.models import LoginAttempt
@@ -146,6 +147,13 @@ class AgentAdminSite(OTPAdminSite):
     site_title = _("SLS customer service")
     index_title = _("Clients, logins and devices")
     login_form = AgentLoginForm
+    index_template = "admin/agent_index.html"
+    RECENT_EVENTS = 10
+
+    def index(self, request, extra_context=None):
+        """ "Recent actions": this agent's latest audit events."""
+        recent = AuditEvent.objects.filter(actor=request.user).select_related("client")[: self.RECENT_EVENTS]
+        return super().index(request, {**(extra_context or {}), "recent_events": recent})
 
     def admin_view(self, view, cacheable=False):
         """Every admin page refuses a NUL in its input with a 400, before any query

@@ -161,3 +161,49 @@ def test_prefix_search_uses_its_index_on_postgresql(postgresql, alice, rf, agent
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = queryset.explain()
     assert index in plan, plan
+
+
+# --- The audit trail in the admin (SECURITY.md 20) --------------------------------------------
+
+
+def test_SEC20_recent_actions_are_the_agents_audit_events(desk, alice, agent, clock):
+    """The admin's "Recent actions" lists this agent's latest audit events."""
+    lock("alice")
+    csrf_post(desk, user_url(alice, "unlock"), VERIFIED)
+    page = desk.get("/admin/").content.decode()
+    sidebar = page[page.index("recent-actions-module") :]
+    assert "lockout.unlock" in sidebar and "identity.verify" in sidebar
+    assert "None available" not in sidebar
+
+
+def test_SEC20_object_history_shows_its_audit_events(desk, alice, bob, agent, clock):
+    """A client's and a username's "History" are their audit events."""
+    lock("alice")
+    csrf_post(desk, user_url(alice, "unlock"), VERIFIED)
+    AuditEvent.objects.create(action="login.password", outcome="failed", username="alice", rule="L2")
+    client_history = desk.get(f"/admin/accounts/client/{alice.client_id}/history/").content.decode()
+    assert "lockout.unlock" in client_history and "identity.verify" in client_history
+    user_history = desk.get(f"/admin/accounts/user/{alice.pk}/history/").content.decode()
+    assert "lockout.unlock" in user_history and "login.password" in user_history
+    bob_history = desk.get(f"/admin/accounts/user/{bob.pk}/history/").content.decode()
+    assert "lockout.unlock" not in bob_history and "No audit events yet." in bob_history
+
+
+def test_SEC20_audit_list_shows_seconds_and_the_username_typed(desk, alice, clock):
+    """The audit list shows seconds; a failed password (no client recorded) shows the username typed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    AuditEvent.objects.create(
+        action="login.password",
+        outcome="failed",
+        username="alice",
+        rule="L2",
+        at=timezone.now() + timedelta(seconds=7),
+        details={"reason": "x" * 200},
+    )
+    page = desk.get("/admin/audit/auditevent/").content.decode()
+    assert "2026-11-02 09:00:07" in page
+    row = page[page.index("2026-11-02 09:00:07") :][:2000]
+    assert "Alice Rossi (by username)" in row and "x" * 60 not in row
