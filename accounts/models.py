@@ -76,7 +76,7 @@ class User(AbstractUser):
         Client, on_delete=models.PROTECT, null=True, blank=True, related_name="users", verbose_name=_("client")
     )
     # SECURITY.md 5: sessions opened before this instant are ended.
-    sessions_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+    sessions_valid_after = models.DateTimeField(_("sessions valid after"), null=True, blank=True, editable=False)
 
     objects = UserManager()
 

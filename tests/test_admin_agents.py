@@ -207,3 +207,29 @@ def test_SEC20_audit_list_shows_seconds_and_the_username_typed(desk, alice, cloc
     assert "2026-11-02 09:00:07" in page
     row = page[page.index("2026-11-02 09:00:07") :][:2000]
     assert "Alice Rossi (by username)" in row and "x" * 60 not in row
+
+
+# --- Italian admin ----------------------------------------------------------------------------
+
+
+def test_italian_admin_has_no_english_left(agent, alice, clock):
+    """The admin in Italian: the OTP label of the login form and "Sessions valid after"."""
+    from django.test import Client as HttpClient
+
+    login_page = HttpClient(HTTP_ACCEPT_LANGUAGE="it").get("/admin/login/").content.decode()
+    assert "Codice OTP" in login_page and "OTP Token" not in login_page
+    desk = admin_client(agent)
+    page = desk.get(f"/admin/accounts/user/{alice.pk}/change/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert "Sessioni valide dopo" in page and "Sessions valid after" not in page
+
+
+def test_italian_replay_message(agent, clock):
+    """SECURITY.md 8 in Italian: the agent is told to wait for the next code."""
+    from django.test import Client as HttpClient
+
+    from tests.test_admin import admin_login, totp_device
+
+    device = totp_device(agent)
+    admin_login(HttpClient(enforce_csrf_checks=True), agent, device)
+    replay = admin_login(HttpClient(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="it"), agent, device)
+    assert "Attenda il codice successivo" in replay.content.decode()

@@ -43,6 +43,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Only its label (translated in the admin); no schema change.
+        migrations.AlterField(
+            model_name="user",
+            name="sessions_valid_after",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="sessions valid after"),
+        ),
         migrations.AddIndex(
             model_name="client",
             index=models.Index(fields=["last_name", "first_name", "id"], name="client_name_order"),
