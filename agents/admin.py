@@ -73,9 +73,11 @@ class AgentActionsMixin:
 
 
 class CappedPaginator(Paginator):
-    """Counts at most COUNT_CAP rows (an index walk that stops), never COUNT(*) over a million."""
+    """Counts at most COUNT_CAP rows (an index walk that stops), never COUNT(*) over a million.
 
-    COUNT_CAP = 10_000
+    Past the cap the list says "more than 1000": agents search, they do not page through a million rows."""
+
+    COUNT_CAP = 1000
 
     @cached_property
     def count(self) -> int:
@@ -203,6 +205,7 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
     raw_id_fields = ("client",)
     show_full_result_count = False
     paginator = CappedPaginator
+    SEARCH_LIMIT = 1000  # rows per kind of match: a search, not a listing
 
     def audit_events(self, obj: User) -> QuerySet[AuditEvent]:
         # What happened to this username, and what it did as an agent.
@@ -212,9 +215,15 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        clients = Client.objects.filter(name_or_email_prefix(term)).values_list("pk", flat=True)[:1000]
-        matches = Q(username=term) | Q(email__istartswith=term) | Q(client_id__in=list(clients))
-        return queryset.filter(matches), False
+        # Each lookup on its own index, bounded; then the page is read by
+        # primary key (an OR with a long list of client ids made PostgreSQL
+        # walk the whole primary key backwards at a million rows).
+        limit = self.SEARCH_LIMIT
+        clients = list(Client.objects.filter(name_or_email_prefix(term)).values_list("pk", flat=True)[:limit])
+        ids = _exact_ids(User.objects, "pk", username=term)
+        ids += User.objects.filter(email__istartswith=term).values_list("pk", flat=True)[:limit]
+        ids += User.objects.filter(client_id__in=clients).values_list("pk", flat=True)[:limit]
+        return queryset.filter(pk__in=ids), False
 
     filter_horizontal = ("groups", "user_permissions")
     fieldsets = (
