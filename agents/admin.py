@@ -93,15 +93,28 @@ def _exact_ids(queryset: QuerySet, column: str, **lookup: str) -> list[int]:
     return list(queryset.filter(**lookup).values_list(column, flat=True)[:100])
 
 
-def name_or_email_prefix(term: str, prefix: str = "") -> Q:
+# A search shows at most this many matches of each kind (name, e-mail ...):
+# one page. "Rossi" among a million clients is a thousand; the agent types
+# more of the name (search_help_text says so).
+SEARCH_LIMIT = 100
+
+
+def name_or_email_prefixes(term: str) -> list[Q]:
     """Case-insensitive prefix on first name, last name, e-mail; "Alice Ros" matches both names.
     Each is served by an index on UPPER(column) (accounts/migrations/0002_search_indexes.py)."""
-    q = Q(**{f"{prefix}first_name__istartswith": term}) | Q(**{f"{prefix}last_name__istartswith": term})
-    q |= Q(**{f"{prefix}email__istartswith": term})
+    conditions = [Q(first_name__istartswith=term), Q(last_name__istartswith=term), Q(email__istartswith=term)]
     first, _space, rest = term.partition(" ")
     if rest.strip():
-        q |= Q(**{f"{prefix}first_name__istartswith": first, f"{prefix}last_name__istartswith": rest.strip()})
-    return q
+        conditions.append(Q(first_name__istartswith=first, last_name__istartswith=rest.strip()))
+    return conditions
+
+
+def matching_client_ids(term: str) -> list[int]:
+    """Clients whose name or e-mail begins with the term: each condition on its own index, bounded."""
+    ids: list[int] = []
+    for condition in name_or_email_prefixes(term):
+        ids += Client.objects.filter(condition).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT]
+    return ids
 
 
 class AuditHistoryMixin:
@@ -152,7 +165,8 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
     search_fields = ("last_name",)
     search_help_text = _(
         "Beginning of a first or last name or of the e-mail of record (any case); "
-        "or an exact account number, username or device serial."
+        "or an exact account number, username or device serial. At most 100 matches of each kind: "
+        "type more to narrow."
     )
     readonly_fields = ("created_at",)
     show_full_result_count = False
@@ -165,12 +179,12 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        # Exact lookups first, each on a unique index: then one OR of index
-        # conditions on the client table (a bitmap OR), no join, no DISTINCT.
+        # Each lookup on its own index (exact ones on unique indexes), bounded;
+        # the page is then read by primary key: no join, no DISTINCT.
         ids = _exact_ids(Account.objects, "client_id", number=term)
         ids += _exact_ids(User.objects, "client_id", username=term, client__isnull=False)
         ids += _exact_ids(SecurityDevice.objects, "client_id", serial=term)
-        return queryset.filter(name_or_email_prefix(term) | Q(pk__in=ids)), False
+        return queryset.filter(pk__in=ids + matching_client_ids(term)), False
 
     inlines = (AccountInline, UsernameInline, SecurityDeviceInline, VerificationInline)
     agent_actions = (
@@ -200,12 +214,12 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
     list_select_related = ("client",)
     search_fields = ("username",)  # shows the box; the search is get_search_results
     search_help_text = _(
-        "Exact username; or the beginning of an e-mail or of the client's first or last name (any case)."
+        "Exact username; or the beginning of an e-mail or of the client's first or last name (any case). "
+        "At most 100 matches of each kind: type more to narrow."
     )
     raw_id_fields = ("client",)
     show_full_result_count = False
     paginator = CappedPaginator
-    SEARCH_LIMIT = 1000  # rows per kind of match: a search, not a listing
 
     def audit_events(self, obj: User) -> QuerySet[AuditEvent]:
         # What happened to this username, and what it did as an agent.
@@ -218,11 +232,10 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
         # Each lookup on its own index, bounded; then the page is read by
         # primary key (an OR with a long list of client ids made PostgreSQL
         # walk the whole primary key backwards at a million rows).
-        limit = self.SEARCH_LIMIT
-        clients = list(Client.objects.filter(name_or_email_prefix(term)).values_list("pk", flat=True)[:limit])
+        clients = matching_client_ids(term)
         ids = _exact_ids(User.objects, "pk", username=term)
-        ids += User.objects.filter(email__istartswith=term).values_list("pk", flat=True)[:limit]
-        ids += User.objects.filter(client_id__in=clients).values_list("pk", flat=True)[:limit]
+        ids += User.objects.filter(email__istartswith=term).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT]
+        ids += User.objects.filter(client_id__in=clients).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT]
         return queryset.filter(pk__in=ids), False
 
     filter_horizontal = ("groups", "user_permissions")
