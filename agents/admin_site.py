@@ -151,7 +151,7 @@ class AgentAdminSite(OTPAdminSite):
     RECENT_EVENTS = 10
 
     def index(self, request, extra_context=None):
-        """ "Recent actions": this agent's latest audit events."""
+        """The home page, whose "Recent actions" are this agent's latest audit events."""
         recent = AuditEvent.objects.filter(actor=request.user).select_related("client")[: self.RECENT_EVENTS]
         return super().index(request, {**(extra_context or {}), "recent_events": recent})
 
