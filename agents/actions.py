@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -133,12 +134,15 @@ def unlock_username(
     return was_locked
 
 
-def password_reset_link(user: User, request: HttpRequest) -> str:
-    """A single-use link (the token changes with the password), valid PASSWORD_RESET_TIMEOUT."""
+def password_reset_link(user: User) -> str:
+    """A single-use link (the token changes with the password), valid PASSWORD_RESET_TIMEOUT.
+
+    On the portal's public address (PORTAL_URL), never the host the agent's
+    browser used for the admin."""
     uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     path = reverse("password-reset-confirm", kwargs={"uidb64": uidb64, "token": token})
-    return request.build_absolute_uri(path)
+    return settings.PORTAL_URL + path
 
 
 def send_password_reset(
@@ -168,7 +172,7 @@ def send_password_reset(
         context = {
             "client": client,
             "username": user.username,
-            "link": password_reset_link(user, request),
+            "link": password_reset_link(user),
             "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         }
         # In the client's language, not the agent's.
@@ -205,6 +209,11 @@ def end_all_sessions(
         )
 
 
+def _has_open_account(client: Client, now: datetime) -> bool:
+    """A8: a client whose every account is closed is a closed account's holder."""
+    return client.accounts.filter(Q(closed_at__isnull=True) | Q(closed_at__gt=now)).exists()
+
+
 def issue_code_card(
     client: Client,
     *,
@@ -216,8 +225,15 @@ def issue_code_card(
     """D5: a new Security Code Card for a verified caller.
 
     Raises devices.flows.DeviceConflict (and records nothing) when the
-    client already has an active device.
+    client already has an active device, or has no open account (A8).
     """
+    if not _has_open_account(client, now):
+        raise device_flows.DeviceConflict(
+            _(
+                "All of this client's accounts are closed: a closed account logs in with its username and "
+                "password only, to view and print its statements and tax forms (A8). No card is issued."
+            )
+        )
     with transaction.atomic():
         verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
         return device_flows.issue_code_card(client, agent=agent, now=now, request=request, verification=verification)

@@ -12,15 +12,19 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.core.paginator import Paginator
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Client, IdentityVerification, User
 from agents.device_admin import SecurityDeviceInline
 from audit.models import AuditEvent
+from devices.models import SecurityDevice
 from login.models import LoginGuard
 
 from . import actions, views
@@ -68,6 +72,69 @@ class AgentActionsMixin:
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "agent_links": links})
 
 
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows (an index walk that stops), never COUNT(*) over a million.
+
+    Past the cap the list says "more than 1000": agents search, they do not page through a million rows."""
+
+    COUNT_CAP = 1000
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.values("pk")[: self.COUNT_CAP + 1].count()
+        self.capped = counted > self.COUNT_CAP
+        return min(counted, self.COUNT_CAP)
+
+    capped = False
+
+
+def _exact_ids(queryset: QuerySet, column: str, **lookup: str) -> list[int]:
+    """A few ids found by an exact, indexed lookup (a unique column: at most a handful)."""
+    return list(queryset.filter(**lookup).values_list(column, flat=True)[:100])
+
+
+# A search shows at most this many matches of each kind (name, e-mail ...):
+# one page. "Rossi" among a million clients is a thousand; the agent types
+# more of the name (search_help_text says so).
+SEARCH_LIMIT = 100
+
+
+def name_or_email_prefixes(term: str) -> list[Q]:
+    """Case-insensitive prefix on first name, last name, e-mail; "Alice Ros" matches both names.
+    Each is served by an index on UPPER(column) (accounts/migrations/0002_search_indexes.py)."""
+    conditions = [Q(first_name__istartswith=term), Q(last_name__istartswith=term), Q(email__istartswith=term)]
+    first, _space, rest = term.partition(" ")
+    if rest.strip():
+        conditions.append(Q(first_name__istartswith=first, last_name__istartswith=rest.strip()))
+    return conditions
+
+
+def matching_client_ids(term: str) -> list[int]:
+    """Clients whose name or e-mail begins with the term: each condition on its own index, bounded."""
+    ids: list[int] = []
+    for condition in name_or_email_prefixes(term):
+        ids += Client.objects.filter(condition).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT]
+    return ids
+
+
+class AuditHistoryMixin:
+    """The object's "History" lists its audit events (agent actions are audit
+    events, not admin log entries)."""
+
+    object_history_template = "admin/audit_history.html"
+    HISTORY_EVENTS = 100
+
+    def audit_events(self, obj) -> QuerySet[AuditEvent]:
+        raise NotImplementedError
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        events = []
+        if obj is not None:
+            events = list(self.audit_events(obj).select_related("actor")[: self.HISTORY_EVENTS])
+        return super().history_view(request, object_id, {**(extra_context or {}), "audit_events": events})
+
+
 class AccountInline(ReadOnlyInline):
     model = Account
     fields = ("number", "equity_usd", "funded_at", "closed_at")
@@ -90,13 +157,35 @@ class VerificationInline(ReadOnlyInline):
 
 
 @admin.register(Client, site=admin_site)
-class ClientAdmin(AgentActionsMixin, admin.ModelAdmin):
+class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
     list_display = ("__str__", "email", "country", "created_at")
     list_filter = ("country",)
-    search_fields = ("last_name__exact", "email__exact", "accounts__number__exact", "users__username__exact")
-    search_help_text = _("Name, e-mail of record, account number or username.")
+    # The search itself is get_search_results (no join, no DISTINCT); this
+    # only shows the search box.
+    search_fields = ("last_name",)
+    search_help_text = _(
+        "Beginning of a first or last name or of the e-mail of record (any case); "
+        "or an exact account number, username or device serial. At most 100 matches of each kind: "
+        "type more to narrow."
+    )
     readonly_fields = ("created_at",)
     show_full_result_count = False
+    paginator = CappedPaginator
+
+    def audit_events(self, obj: Client) -> QuerySet[AuditEvent]:
+        return AuditEvent.objects.filter(client=obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Each lookup on its own index (exact ones on unique indexes), bounded;
+        # the page is then read by primary key: no join, no DISTINCT.
+        ids = _exact_ids(Account.objects, "client_id", number=term)
+        ids += _exact_ids(User.objects, "client_id", username=term, client__isnull=False)
+        ids += _exact_ids(SecurityDevice.objects, "client_id", serial=term)
+        return queryset.filter(pk__in=ids + matching_client_ids(term)), False
+
     inlines = (AccountInline, UsernameInline, SecurityDeviceInline, VerificationInline)
     agent_actions = (
         (
@@ -117,16 +206,38 @@ class ClientAdmin(AgentActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(User, site=admin_site)
-class UserAdmin(AgentActionsMixin, admin.ModelAdmin):
+class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
     """Usernames. The password is never a field here, not even read-only (SECURITY.md 18)."""
 
     list_display = ("username", "client", "email", "is_active", "is_staff", "lock_status")
     list_filter = ("is_active", "is_staff")
     list_select_related = ("client",)
-    search_fields = ("username__exact", "email__exact")
-    search_help_text = _("Exact username or e-mail.")
+    search_fields = ("username",)  # shows the box; the search is get_search_results
+    search_help_text = _(
+        "Exact username; or the beginning of an e-mail or of the client's first or last name (any case). "
+        "At most 100 matches of each kind: type more to narrow."
+    )
     raw_id_fields = ("client",)
     show_full_result_count = False
+    paginator = CappedPaginator
+
+    def audit_events(self, obj: User) -> QuerySet[AuditEvent]:
+        # What happened to this username, and what it did as an agent.
+        return AuditEvent.objects.filter(Q(username=obj.username) | Q(actor=obj))
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Each lookup on its own index, bounded; then the page is read by
+        # primary key (an OR with a long list of client ids made PostgreSQL
+        # walk the whole primary key backwards at a million rows).
+        clients = matching_client_ids(term)
+        ids = _exact_ids(User.objects, "pk", username=term)
+        ids += User.objects.filter(email__istartswith=term).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT]
+        ids += User.objects.filter(client_id__in=clients).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT]
+        return queryset.filter(pk__in=ids), False
+
     filter_horizontal = ("groups", "user_permissions")
     fieldsets = (
         (None, {"fields": ("username", "client", "email", "first_name", "last_name", "is_active")}),
@@ -236,7 +347,7 @@ class IdentityVerificationAdmin(admin.ModelAdmin):
 class AuditOutcomeFilter(admin.SimpleListFilter):
     title = _("outcome")
     parameter_name = "outcome"
-    OUTCOMES = ("ok", "passed", "failed", "refused", "locked", "rate_limited")
+    OUTCOMES = ("ok", "passed", "failed", "replayed", "refused", "locked", "rate_limited")
 
     def lookups(self, request, model_admin):
         return [(outcome, outcome) for outcome in self.OUTCOMES]
@@ -249,14 +360,46 @@ class AuditOutcomeFilter(admin.SimpleListFilter):
 class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """SECURITY.md 21, principle 7: append-only; nobody adds, changes or deletes here."""
 
-    list_display = ("at", "action", "outcome", "actor", "client", "username", "ip", "rule", "verification")
+    # Few, short columns: the list fits 1280 px; everything else is on the event's page.
+    list_display = ("when", "action", "outcome", "rule", "actor", "who", "username", "ip", "short_details")
+    list_display_links = ("when",)
     # Fixed choices: no SELECT DISTINCT over the whole log on every page.
     # Filtering by action works from the search box or the URL (?action=...).
     list_filter = (AuditOutcomeFilter,)
-    list_select_related = ("actor", "client", "verification")
+    list_select_related = ("actor", "client")
     search_fields = ("username__exact", "action__exact")
     search_help_text = _("Exact username.")
     show_full_result_count = False
+    paginator = CappedPaginator
     actions = None
     fields = ("at", "action", "outcome", "rule", "actor", "client", "username", "ip", "verification", "details")
     readonly_fields = fields
+    DETAILS_SHOWN = 40
+
+    @admin.display(description=_("when (UTC)"), ordering="at")
+    def when(self, event: AuditEvent) -> str:
+        return f"{event.at:%Y-%m-%d %H:%M:%S}"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        # A failed password records no client (no enumeration in what it
+        # stores); the list shows the client that holds the username typed,
+        # one subquery per page.
+        holder = User.objects.filter(username=OuterRef("username"), client__isnull=False)
+        name = Concat("client__first_name", Value(" "), "client__last_name", output_field=CharField())
+        return (
+            super().get_queryset(request).annotate(holder_name=Subquery(holder.annotate(name=name).values("name")[:1]))
+        )
+
+    @admin.display(description=_("client"))
+    def who(self, event: AuditEvent) -> str:
+        if event.client_id:
+            return str(event.client)
+        holder = getattr(event, "holder_name", None)
+        return _("%(client)s (by username)") % {"client": holder} if holder else ""
+
+    @admin.display(description=_("details"))
+    def short_details(self, event: AuditEvent) -> str:
+        if not event.details:
+            return ""
+        text = ", ".join(f"{key}={value}" for key, value in event.details.items())
+        return text if len(text) <= self.DETAILS_SHOWN else text[: self.DETAILS_SHOWN - 1] + "…"

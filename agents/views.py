@@ -88,9 +88,20 @@ def _require(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied
 
 
-def _client_user(pk: str) -> User:
+# The largest id PostgreSQL's bigint holds; a longer number is no row's.
+_MAX_ID = 2**63 - 1
+
+
+def object_pk(object_id: str) -> int:
+    """The id in an action URL, or 404 for anything but a plain number (never a 500)."""
+    if not (object_id.isascii() and object_id.isdigit()) or int(object_id) > _MAX_ID:
+        raise Http404(_("No such object: the id in the address must be a number."))
+    return int(object_id)
+
+
+def _client_user(object_id: str) -> User:
     """A client's username; staff usernames have no agent actions (404)."""
-    return get_object_or_404(User.objects.select_related("client"), pk=pk, client__isnull=False)
+    return get_object_or_404(User.objects.select_related("client"), pk=object_pk(object_id), client__isnull=False)
 
 
 def _page(
@@ -160,7 +171,7 @@ def _verified_action(
 def verify_identity_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
     """L5 (s371): record that the caller proved to be this client."""
     _require(request, PERM_VERIFY)
-    client = get_object_or_404(Client, pk=object_id)
+    client = get_object_or_404(Client, pk=object_pk(object_id))
     form = VerificationForm(request.POST or None, required=True)
     status = 200
     if request.method == "POST":
@@ -281,7 +292,7 @@ def end_sessions_view(request: HttpRequest, model_admin: ModelAdmin, object_id: 
 def issue_code_card_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
     """D5: issue a Security Code Card, then offer its printout once."""
     _require(request, PERM_ISSUE_CARD)
-    client = get_object_or_404(Client, pk=object_id)
+    client = get_object_or_404(Client, pk=object_pk(object_id))
 
     def act(new: actions.NewVerification | None) -> HttpResponse:
         device = actions.issue_code_card(
@@ -312,7 +323,7 @@ def code_card_printout_view(request: HttpRequest, model_admin: ModelAdmin, objec
     returns the PDF the first time and a clear refusal after that.
     """
     _require(request, PERM_ISSUE_CARD)
-    device = get_object_or_404(SecurityDevice.objects.select_related("client", "issued_by"), pk=object_id)
+    device = get_object_or_404(SecurityDevice.objects.select_related("client", "issued_by"), pk=object_pk(object_id))
     if device.type != DeviceType.CODE_CARD:
         raise Http404
     if device.issued_by_id != request.user.pk:

@@ -71,9 +71,7 @@ def load(now: datetime) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO login_loginguard (username) VALUES ('quiet'), ('busy')")
-        cursor.execute(
-            "INSERT INTO login_loginguard (username) SELECT 'other' || n FROM generate_series(1, 10000) n"
-        )
+        cursor.execute("INSERT INTO login_loginguard (username) SELECT 'other' || n FROM generate_series(1, 10000) n")
         cursor.execute(
             "INSERT INTO login_loginattempt (guard_id, at, step, outcome, ip, channel)"
             " SELECT (SELECT id FROM login_loginguard WHERE username = 'busy'),"

@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import scopes
 
@@ -62,7 +63,10 @@ class AccessScopeMiddleware:
     def __call__(self, request):
         request.sls_scope = scopes.derive_scope(request)
         user = request.user
-        if request.sls_scope is None and user.is_authenticated and user.client_id is not None:
+        # A staff username that is also a client's, verified at the admin's
+        # login (TOTP), keeps its admin session; client pages send it to log in.
+        agent_session = isinstance(getattr(user, "otp_device", None), TOTPDevice)
+        if request.sls_scope is None and user.is_authenticated and user.client_id is not None and not agent_session:
             logout(request)
             messages.info(request, _("Your security device changed, so your session has ended. Please log in again."))
             return redirect("/login/")

@@ -9,8 +9,11 @@ Everything can be changed from the environment:
   Argon2 hash (100 MiB of memory, several threads, about the whole of a
   core's time for a login), so more processes than cores only queue.
 - GUNICORN_TIMEOUT (30 s).
-- FORWARDED_ALLOW_IPS: read by gunicorn itself (default 127.0.0.1): the
-  proxies trusted for X-Forwarded-Proto.
+- BEHIND_TLS_PROXY (off): set to 1 when a proxy in front terminates TLS.
+  Then gunicorn takes `X-Forwarded-Proto: https` as "this request came over
+  HTTPS", but only from a peer in FORWARDED_ALLOW_IPS (default 127.0.0.1,::1:
+  set it to the proxy's address). From any other peer the header is ignored.
+  Off, the header is ignored from everyone. Django never reads it itself.
 - GUNICORN_PROXY_PROTOCOL (off): `v1`, `v2` or `auto` when the proxy in
   front speaks the PROXY protocol (HAProxy `send-proxy`, nginx
   `proxy_protocol on`). Then REMOTE_ADDR is the client's address, which the
@@ -31,6 +34,11 @@ max_requests = 2000
 max_requests_jitter = 200
 # The heartbeat file on tmpfs, not on the container's overlay filesystem.
 worker_tmp_dir = "/dev/shm"
+
+_behind_tls_proxy = os.environ.get("BEHIND_TLS_PROXY", "").strip().lower() in {"1", "true", "yes", "on"}
+# Only the one header our proxy sets; the proxy must overwrite (not append to) it.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"} if _behind_tls_proxy else {}
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 proxy_protocol = os.environ.get("GUNICORN_PROXY_PROTOCOL", "off")
 proxy_allow_ips = os.environ.get("PROXY_ALLOW_IPS", "127.0.0.1,::1")

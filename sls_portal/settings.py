@@ -36,6 +36,15 @@ if not FIELD_ENCRYPTION_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The portal's public address, for links sent to clients (password-reset
+# e-mails): never the host an agent's browser used. Without it, outside
+# DEBUG, the first ALLOWED_HOSTS name over HTTPS.
+PORTAL_URL = (
+    env_str("PORTAL_URL")
+    or ("http://127.0.0.1:8000" if DEBUG else (f"https://{ALLOWED_HOSTS[0]}" if ALLOWED_HOSTS else ""))
+).rstrip("/")
+if not PORTAL_URL:
+    raise ImproperlyConfigured("PORTAL_URL (or ALLOWED_HOSTS) must be set when DEBUG is off.")
 
 INSTALLED_APPS = [
     "django.contrib.admin.apps.SimpleAdminConfig",
@@ -171,8 +180,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whether a request came over HTTPS is gunicorn's decision (wsgi.url_scheme):
+# with BEHIND_TLS_PROXY=1 it believes X-Forwarded-Proto only from the peers in
+# FORWARDED_ALLOW_IPS (sls_portal/gunicorn.conf.py). Django must not read the
+# header itself (SECURE_PROXY_SSL_HEADER), which it would take from any peer.
+SECURE_PROXY_SSL_HEADER = None
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("it", _("Italiano"))]

@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 50)
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-field-key-" + "y" * 50)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("PORTAL_URL", "https://portal.sls.example")
 
 from .settings import *  # noqa: E402,F401,F403
 

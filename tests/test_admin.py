@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import IdentityVerification, User
 from agents import actions
+from agents.admin_site import ADMIN_DEVICE_SESSION_KEY
 from audit.models import AuditEvent
 from devices.models import DeviceStatus, SecurityDevice
 from login import lockout
@@ -45,7 +46,7 @@ def admin_client(user: User) -> HttpClient:
     http = HttpClient(enforce_csrf_checks=True)
     http.force_login(user)
     session = http.session
-    session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+    session[DEVICE_ID_SESSION_KEY] = session[ADMIN_DEVICE_SESSION_KEY] = totp_device(user).persistent_id
     session.save()
     return http
 
@@ -352,7 +353,7 @@ def test_L5_identity_verification_added_in_admin_is_the_agents(desk, alice, agen
 
 
 def _reset_link(mail) -> str:
-    return re.search(r"http://testserver(/password/reset/\S+/)", mail.body).group(1)
+    return re.search(r"https://portal\.sls\.example(/password/reset/\S+/)", mail.body).group(1)
 
 
 def test_L5_agent_sends_reset_link_to_email_of_record(desk, alice, mailoutbox, clock):

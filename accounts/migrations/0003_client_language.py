@@ -8,7 +8,7 @@ def from_country(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0001_initial")]
+    dependencies = [("accounts", "0002_search_indexes")]
 
     operations = [
         migrations.AddField(
