@@ -15,11 +15,12 @@ A completed login or an agent's unlock resets the count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .models import LoginAttempt, LoginGuard
 
@@ -104,10 +105,12 @@ def _at(moment: datetime):
 
 
 def _from_db(value):
-    """A datetime as the ORM would give it back (SQLite keeps text)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
+    """A datetime column as the ORM gives it back: SQLite keeps naive UTC text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
