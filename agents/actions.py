@@ -42,7 +42,7 @@ class VerificationRequired(Exception):
         minutes = int(settings.SLS["IDENTITY_VERIFICATION_VALID"].total_seconds() // 60)
         super().__init__(
             _(
-                "Verify the caller's identity first (L5, s371): record how you verified it and the call "
+                "Verify the caller's identity first (L5): record how you verified it and the call "
                 "reference, or use a verification you recorded for this client in the last %(minutes)d minutes."
             )
             % {"minutes": minutes}

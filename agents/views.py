@@ -191,7 +191,7 @@ def verify_identity_view(request: HttpRequest, model_admin: ModelAdmin, object_i
             "original": client,
             "subject_client": client,
             "explanation": _(
-                "Record how the caller proved to be this client (L5, s371). For the next %(minutes)d minutes "
+                "Record how the caller proved to be this client (L5). For the next %(minutes)d minutes "
                 "you can then unlock, reset or end sessions for this client without recording it again."
             )
             % {"minutes": int(settings.SLS["IDENTITY_VERIFICATION_VALID"].total_seconds() // 60)},
@@ -259,7 +259,7 @@ def send_password_reset_view(request: HttpRequest, model_admin: ModelAdmin, obje
         title=_("Send password-reset link"),
         explanation=_(
             "A link to choose a new password goes to the client's e-mail of record, %(email)s. It works once, "
-            "for one hour, and never replaces the security device (L5, SECURITY.md 13)."
+            "for one hour, and never replaces the security device (L5)."
         )
         % {"email": user.client.email},
         submit_label=_("Send the link"),

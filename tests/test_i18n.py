@@ -192,6 +192,19 @@ def test_i18n_every_po_entry_is_translated(po_entries):
     assert not problems, "\n".join(problems)
 
 
+def test_i18n_no_text_shown_anywhere_cites_our_documents(po_entries):
+    """No page, e-mail or PDF (agents' included) cites RULES.md, SECURITY.md,
+    ARCHITECTURE.md or the seed: every text that is shown is in the catalog."""
+    cited = re.compile(r"(RULES|SECURITY|ARCHITECTURE|STYLE|API)\.md|\bs\d{2,3}\b|principle \d")
+    offending = [
+        entry.label
+        for entry in _messages(po_entries)
+        for text in (entry.msgid, entry.msgstr, *entry.msgstr_plural.values())
+        if cited.search(text)
+    ]
+    assert offending == []
+
+
 def test_i18n_mo_is_compiled_from_the_current_po(po_entries, mo_catalog):
     """A .po edited without running compilemessages fails here."""
     stale = []
