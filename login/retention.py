@@ -84,11 +84,17 @@ class Kind:
             # The walk column is the key (unique) or a time (ties possible).
             where += f" AND {walk} {'>' if self.walk == self.model._meta.pk.column else '>='} %s"
         # Names from the models' meta, quoted; values as parameters.
-        claim = f"SELECT {key} FROM {table} WHERE {where} ORDER BY {walk} LIMIT {int(batch_size)}"  # noqa: S608
+        order = f"WHERE {where} ORDER BY {walk} LIMIT {int(batch_size)}"
         if connection.vendor != "postgresql":
-            return f"DELETE FROM {table} WHERE {key} IN ({claim})"  # noqa: S608
+            return f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} {order})"  # noqa: S608
         return (
-            f"WITH gone AS (DELETE FROM {table} WHERE {key} IN ({claim} FOR UPDATE SKIP LOCKED) RETURNING {walk})"  # noqa: S608
+            # The claimed rows are deleted where they are (their ctid, which
+            # the row lock keeps valid until the statement ends): a TID scan,
+            # not a probe of the primary key per row, and never `IN (..)`,
+            # which lets the planner hash-join the claim against a scan of
+            # the whole table in every batch.
+            f"WITH gone AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
+            f"SELECT ctid FROM {table} {order} FOR UPDATE SKIP LOCKED)) RETURNING {walk})"
             f" SELECT count(*), max({walk}) FROM gone"
         )
 
