@@ -107,10 +107,10 @@ def plan(now: datetime) -> list[str]:
     from login import jobs
 
     with transaction.atomic(), connection.cursor() as cursor:
-        claim_sql, params = jobs.claim(now, 1000).query.sql_with_params()
-        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + claim_sql, params)
+        statement, params = jobs.batch_sql(now, 1000)
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement, params)
         rows = [row[0] for row in cursor.fetchall()]
-        transaction.set_rollback(True)  # EXPLAIN ANALYZE of FOR UPDATE takes the row locks
+        transaction.set_rollback(True)  # EXPLAIN ANALYZE runs the batch: its writes are rolled back
     return rows
 
 
@@ -196,8 +196,8 @@ def bench_retention(args, now: datetime) -> dict:
             [now, recent],
         )
         sql(
-            "INSERT INTO login_pendinglogin (user_id, created_at, expires_at, challenge, challenge_serial)"
-            " SELECT (SELECT id FROM accounts_user LIMIT 1), %s, %s, '{}', 0 FROM generate_series(1, %s)",
+            "INSERT INTO login_pendinglogin (user_id, created_at, expires_at, offers, challenge_serial)"
+            " SELECT (SELECT id FROM accounts_user LIMIT 1), %s, %s, '[]', 0 FROM generate_series(1, %s)",
             [old_pending, old_pending, side],
         )
         sql(

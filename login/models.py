@@ -79,6 +79,9 @@ class LoginAttempt(models.Model):
             models.Index(
                 fields=["ip", "at"], name="attempt_ip_at_counted", condition=Q(outcome__in=["failed", "refused"])
             ),
+            # The retention job finds the attempts older than their period
+            # from the start of this index (login/retention.py).
+            models.Index(fields=["at"], name="attempt_at"),
         ]
 
     def __str__(self) -> str:

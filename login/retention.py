@@ -17,12 +17,17 @@ actions, of every authentication decision) and are kept apart, longer,
 under their own policy.
 
 Set-based and safe on several workers (ARCHITECTURE.md principle 5): each
-batch is its own short transaction of two statements, a claim of at most
-JOB_BATCH_SIZE keys (SELECT .. FOR UPDATE SKIP LOCKED, so two workers take
-different rows) and one DELETE of them, so a large backlog never holds one
-long transaction. Deleting is idempotent: a second run finds nothing.
-Attempts and pending logins are walked in key order from where the last
-batch stopped, so no batch re-reads what an earlier one deleted.
+batch is ONE statement, a DELETE of at most JOB_BATCH_SIZE rows chosen by a
+subquery, so a large backlog never holds one long transaction and a batch
+costs the same whatever the backlog. On PostgreSQL the subquery claims its
+rows FOR UPDATE SKIP LOCKED (two workers delete different rows) and the
+statement returns where the next batch resumes, so no batch re-reads the
+index entries an earlier one left dead; SQLite has no FOR UPDATE and needs
+none (it serialises writers), and removes deleted rows from its b-trees at
+once. Attempts are found through their index on `at` (attempt_at),
+sessions through Django's index on `expire_date`, pending logins (no index
+on `expires_at`) in key order. Deleting is idempotent: a second run finds
+nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import connection, models
 
 from login.models import LoginAttempt, PendingLogin
 
@@ -55,28 +60,76 @@ def attempt_cutoff(now: datetime) -> datetime:
     return now - retention
 
 
-def _delete_in_batches(model: type[models.Model], due: models.Q, batch_size: int, *, order: str = "pk") -> int:
-    """Delete the rows matching `due`, at most batch_size per transaction.
+class Kind:
+    """One kind of row to prune: its table, the column its cutoff reads,
+    and the column batches walk in (an indexed one, or the key)."""
 
-    In primary-key order (a table whose `due` column has no index), each
-    batch starts after the last key of the one before; in another order
-    (the indexed column `due` reads), each starts from the index's start,
-    where the rows deleted before are gone."""
-    walk_keys = order == "pk"
-    deleted = 0
-    after = None
-    while True:
-        with transaction.atomic():
-            claim = model.objects.select_for_update(skip_locked=True).filter(due).order_by(order)
-            if walk_keys and after is not None:
-                claim = claim.filter(pk__gt=after)
-            keys = list(claim.values_list("pk", flat=True)[:batch_size])
-            if not keys:
-                return deleted
-            deleted += model.objects.filter(pk__in=keys).delete()[0]
-        if len(keys) < batch_size:
-            return deleted
-        after = keys[-1]
+    def __init__(self, model: type[models.Model], due: str, strict: bool, walk: str) -> None:
+        self.model = model
+        self.due = due  # column; a row is due when it is < (strict) or <= the cutoff
+        self.strict = strict
+        self.walk = walk  # column the batches are ordered and resumed by
+
+    def statement(self, batch_size: int, *, resume: bool) -> str:
+        """One batch as one DELETE. On PostgreSQL its claim takes the rows
+        FOR UPDATE SKIP LOCKED (two workers delete different rows) and it
+        returns how many rows it deleted and where the next batch resumes;
+        SQLite serialises writers and deletes the rows from its b-trees at
+        once, so there a batch starts from the index's start again."""
+        quote = connection.ops.quote_name
+        table, due, walk = quote(self.model._meta.db_table), quote(self.due), quote(self.walk)
+        key = quote(self.model._meta.pk.column)
+        where = f"{due} {'<' if self.strict else '<='} %s"
+        if resume:
+            # The walk column is the key (unique) or a time (ties possible).
+            where += f" AND {walk} {'>' if self.walk == self.model._meta.pk.column else '>='} %s"
+        # Names from the models' meta, quoted; values as parameters.
+        order = f"WHERE {where} ORDER BY {walk} LIMIT {int(batch_size)}"
+        if connection.vendor != "postgresql":
+            return f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} {order})"  # noqa: S608
+        return (
+            # The claimed rows are deleted where they are (their ctid, which
+            # the row lock keeps valid until the statement ends): a TID scan,
+            # not a probe of the primary key per row, and never `IN (..)`,
+            # which lets the planner hash-join the claim against a scan of
+            # the whole table in every batch.
+            f"WITH gone AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
+            f"SELECT ctid FROM {table} {order} FOR UPDATE SKIP LOCKED)) RETURNING {walk})"
+            f" SELECT count(*), max({walk}) FROM gone"
+        )
+
+    def delete(self, cutoff: datetime, batch_size: int) -> int:
+        """Delete the due rows, at most batch_size per statement (each its own
+        transaction when no outer one is open): a constant one statement per
+        batch, whatever the backlog."""
+        cutoff = connection.ops.adapt_datetimefield_value(cutoff)
+        postgresql = connection.vendor == "postgresql"
+        deleted = 0
+        after = None
+        with connection.cursor() as cursor:
+            while True:
+                resume = postgresql and after is not None
+                cursor.execute(self.statement(batch_size, resume=resume), [cutoff, after] if resume else [cutoff])
+                if postgresql:
+                    count, after = cursor.fetchone()
+                else:
+                    count = cursor.rowcount
+                deleted += count
+                if count < batch_size:
+                    return deleted
+
+
+def _kinds() -> dict[str, Kind]:
+    return {
+        # No index on expires_at: walked in key order (pending logins are
+        # created, and so expire, in roughly key order).
+        "pending_logins": Kind(PendingLogin, "expires_at", strict=True, walk="id"),
+        # Django's index on expire_date; the store never loads a row whose
+        # expire_date has come.
+        "sessions": Kind(Session, "expire_date", strict=False, walk="expire_date"),
+        # The index attempt_at (login/migrations/0003_attempt_at_index.py).
+        "login_attempts": Kind(LoginAttempt, "at", strict=True, walk="at"),
+    }
 
 
 def prune(now: datetime, batch_size: int | None = None) -> dict[str, int]:
@@ -84,8 +137,5 @@ def prune(now: datetime, batch_size: int | None = None) -> dict[str, int]:
     batch_size = batch_size or _rule("JOB_BATCH_SIZE")
     attempts_before = attempt_cutoff(now)  # checked before anything is deleted
     pending_before = now - _rule("PENDING_LOGIN_RETENTION")
-    return {
-        "pending_logins": _delete_in_batches(PendingLogin, models.Q(expires_at__lt=pending_before), batch_size),
-        "sessions": _delete_in_batches(Session, models.Q(expire_date__lte=now), batch_size, order="expire_date"),
-        "login_attempts": _delete_in_batches(LoginAttempt, models.Q(at__lt=attempts_before), batch_size),
-    }
+    cutoffs = {"pending_logins": pending_before, "sessions": now, "login_attempts": attempts_before}
+    return {name: kind.delete(cutoffs[name], batch_size) for name, kind in _kinds().items()}

@@ -7,7 +7,8 @@ lock, be idempotent, and run in a bounded number of queries.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -112,7 +113,19 @@ def count_job_queries(**kwargs) -> int:
 # A batch of 50 fits in one INSERT on every backend (SQLite splits a
 # bulk_create at 999 parameters), so the counts below hold on both.
 BATCH = 50
-QUERIES_PER_BATCH = 5  # savepoint, claim (SELECT .. FOR UPDATE SKIP LOCKED), insert events, update, release
+
+
+def per_batch() -> int:
+    """Statements per batch: on PostgreSQL the whole batch (claim, mark,
+    events) is one statement; elsewhere savepoint, claim (SELECT .. FOR
+    UPDATE SKIP LOCKED), insert events, update, release."""
+    return 1 if connection.vendor == "postgresql" else 5
+
+
+def empty_run() -> int:
+    """Statements of a batch that finds nothing due: the one statement on
+    PostgreSQL; savepoint, the empty claim, release elsewhere."""
+    return 1 if connection.vendor == "postgresql" else 3
 
 
 def test_J1_query_count_does_not_grow_with_rows_in_a_batch(clock):
@@ -122,8 +135,8 @@ def test_J1_query_count_does_not_grow_with_rows_in_a_batch(clock):
     make_locks(BATCH - 1, NOW - timedelta(hours=1), prefix="full")
     make_locks(1, NOW - timedelta(minutes=1), prefix="later")  # a full batch, then an empty claim
     full = count_job_queries(batch_size=BATCH)
-    assert one == QUERIES_PER_BATCH
-    assert full <= QUERIES_PER_BATCH + 3
+    assert one == per_batch()
+    assert full <= per_batch() + empty_run()
 
 
 def test_J1_query_count_per_batch_is_the_same_for_10_and_200_due_locks(clock):
@@ -142,33 +155,36 @@ def test_J1_query_count_per_batch_is_the_same_for_10_and_200_due_locks(clock):
         assert lifted_events().filter(username__startswith=f"due{due}-").count() == due
     for due, queries in counts.items():
         batches = due // batch_size
-        assert queries <= QUERIES_PER_BATCH * batches + 3, (due, queries)  # + the last, empty claim
-    assert counts[200] - 3 == 20 * (counts[10] - 3)  # the same cost per batch
+        assert queries <= per_batch() * batches + empty_run(), (due, queries)  # + the last, empty claim
+    assert counts[200] - empty_run() == 20 * (counts[10] - empty_run())  # the same cost per batch
 
 
 def test_J1_nothing_due_is_one_claim_whatever_the_number_of_guards(clock):
-    """With nothing due a run is one claim (plus its savepoint): the
-    never-locked and recorded guard rows are not even in the index it reads."""
+    """With nothing due a run is one claim (one statement on PostgreSQL,
+    with its savepoint elsewhere): the never-locked and recorded guard rows
+    are not even in the index it reads."""
     make_locks(300, NOW - timedelta(hours=2), prefix="recorded")
     jobs.record_lifted_locks(timezone.now())
     make_locks(300, NOW + timedelta(hours=1), prefix="live")
     LoginGuard.objects.bulk_create([LoginGuard(username=f"never{index}") for index in range(300)])
-    assert count_job_queries() == 3  # savepoint, the empty claim, release
+    assert count_job_queries() == empty_run()
 
 
 def claim_plan() -> str:
-    """The database's plan for the job's claim, with sequential scans
-    discouraged on PostgreSQL: a table of a few rows would be scanned
-    anyway, and the question is whether the index can serve the claim."""
-    sql, params = jobs.claim(timezone.now(), 1000).query.sql_with_params()
+    """The database's plan for the job's batch (PostgreSQL: the one
+    statement; elsewhere its claim), with sequential scans discouraged on
+    PostgreSQL: a table of a few rows would be scanned anyway, and the
+    question is whether the index can serve the claim."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            sql, params = jobs.batch_sql(timezone.now(), 1000)
             # A table of a few rows is scanned or sorted anyway; the
             # question is whether the index can serve the claim in order.
             for kind in ("seqscan", "bitmapscan", "sort"):
                 cursor.execute(f"SET LOCAL enable_{kind} = off")
             cursor.execute("EXPLAIN " + sql, params)
         else:
+            sql, params = jobs.claim(timezone.now(), 1000).query.sql_with_params()
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         return "\n".join(str(row) for row in cursor.fetchall())
 
@@ -183,6 +199,99 @@ def test_J1_the_claim_reads_the_partial_index_of_unrecorded_lifts_in_its_order(c
     assert "guard_lift_unrecorded" in plan
     # In the index's order: a sort would read every due row for each batch.
     assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_J1_the_batch_marks_its_rows_through_the_primary_key(clock, postgresql):
+    """The mark and the client lookup of the one-statement batch probe
+    their indexes for the claimed rows: a hash join would read every guard
+    (or user) row in each batch."""
+    make_locks(20, NOW - timedelta(hours=1))
+    plan = claim_plan()
+    assert "login_loginguard_pkey" in plan, plan
+    assert "Seq Scan" not in plan and "Hash" not in plan, plan
+
+
+# --- the events' columns, as Python writes them -----------------------------------
+
+LOCK_ENDS = [
+    NOW - timedelta(hours=1),  # whole seconds: no fraction in isoformat()
+    NOW - timedelta(hours=1, microseconds=1),
+    NOW - timedelta(hours=2, microseconds=500000),  # .500000: six digits, not .5
+    NOW - timedelta(hours=3) + timedelta(microseconds=999999),
+    datetime(999, 1, 2, 3, 4, 5, 60, tzinfo=UTC),  # a year of three digits: 0999
+]
+
+
+def test_J2_the_key_spelled_in_sql_is_the_one_python_spells(postgresql):
+    """The one-statement batch spells the lock end in SQL; it must be the
+    exact text of Python's isoformat() of the aware UTC datetime, or a
+    lock recorded by one path would be recorded again by the other."""
+    with connection.cursor() as cursor:
+        for when in LOCK_ENDS:
+            cursor.execute(f"SELECT {jobs.isoformat_sql('t')} FROM (SELECT %s::timestamptz AS t) AS v", [when])
+            assert cursor.fetchone()[0] == when.isoformat(), when
+
+
+def event_columns() -> list[dict]:
+    """Every column of the lifted events but their own id, in key order."""
+    return list(
+        lifted_events().order_by("dedupe_key").values(*(f.attname for f in AuditEvent._meta.concrete_fields[1:]))
+    )
+
+
+def test_J2_events_carry_the_key_and_details_python_writes(alice, clock):
+    """Both paths: key `lockout.lifted:<guard>:<isoformat of the lock end>`,
+    details {"locked_until": <the same>}, and the event's other columns."""
+    guards = [
+        LoginGuard.objects.create(username=f"u{index}", locked_until=when) for index, when in enumerate(LOCK_ENDS)
+    ]
+    LoginGuard.objects.filter(pk=guards[1].pk).update(username="alice")
+    assert jobs.record_lifted_locks(timezone.now()) == len(LOCK_ENDS)
+    expected = []
+    for guard in LoginGuard.objects.filter(pk__in=[guard.pk for guard in guards]):
+        until = guard.locked_until.isoformat()
+        expected.append(
+            {
+                "at": NOW,
+                "action": "lockout.lifted",
+                "outcome": "ok",
+                "actor_id": None,
+                "client_id": alice.client_id if guard.username == "alice" else None,
+                "username": guard.username,
+                "ip": None,
+                "verification_id": None,
+                "rule": "L3",
+                "details": {"locked_until": until},
+                "dedupe_key": f"lockout.lifted:{guard.pk}:{until}",
+            }
+        )
+    assert event_columns() == sorted(expected, key=lambda row: row["dedupe_key"])
+
+
+def test_J2_the_one_statement_batch_writes_what_the_orm_batch_writes(alice, clock, postgresql):
+    """PostgreSQL's one statement and the ORM's three write the same rows,
+    so the demo database (SQLite) and production record the same events,
+    and neither path records again what the other recorded."""
+    guards = [
+        LoginGuard.objects.create(username=f"u{index}", locked_until=when) for index, when in enumerate(LOCK_ENDS)
+    ]
+    LoginGuard.objects.filter(pk=guards[0].pk).update(username="alice")
+    assert jobs._record_batch_orm(timezone.now(), 100) == len(LOCK_ENDS)
+    by_orm = event_columns()
+    LoginGuard.objects.update(lift_recorded_for=None)
+    assert jobs._record_batch_sql(timezone.now(), 100) == len(LOCK_ENDS)
+    assert lifted_events().count() == len(LOCK_ENDS)  # every key already written: nothing twice
+    lifted_events().delete()
+    LoginGuard.objects.update(lift_recorded_for=None)
+    assert jobs._record_batch_sql(timezone.now(), 100) == len(LOCK_ENDS)
+    assert event_columns() == by_orm
+    with connection.cursor() as cursor:  # byte for byte, as stored
+        cursor.execute(
+            "SELECT dedupe_key, details::text FROM audit_auditevent WHERE action = %s ORDER BY dedupe_key",
+            [jobs.LIFTED],
+        )
+        stored = cursor.fetchall()
+    assert stored == [(row["dedupe_key"], json.dumps(row["details"])) for row in by_orm]
 
 
 def test_J1_celery_task_runs_the_job(clock):

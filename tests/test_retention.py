@@ -156,8 +156,8 @@ def count_prune_queries(**kwargs) -> int:
 
 def test_J2_query_count_per_batch_is_the_same_for_a_small_and_a_large_backlog(alice, clock):
     """Protects the job's cost from growing with the backlog: each batch is
-    a claim and one DELETE of its keys (+ its savepoint), never a statement
-    per row; an empty kind costs one claim."""
+    one DELETE whose subquery claims its rows, never a statement per row;
+    an empty kind costs one statement."""
     batch_size = 10
     make_attempts(50, NOW, username="recent")  # kept: cost nothing per row either
     empty = count_prune_queries(batch_size=batch_size)
@@ -166,8 +166,33 @@ def test_J2_query_count_per_batch_is_the_same_for_a_small_and_a_large_backlog(al
         make_backlog(count, alice, f"b{count}")
         counts[count] = count_prune_queries(batch_size=batch_size) - empty
     per_batch = counts[10] / 3  # one full batch of each of the three kinds
-    assert per_batch <= 4  # savepoint, claim, DELETE, release
+    assert per_batch <= 1  # the DELETE and its claim are one statement
+    assert empty <= 3  # one per kind
     assert counts[200] == 20 * counts[10]
+
+
+def test_J2_old_attempts_are_found_through_the_index_on_at(alice, clock):
+    """The attempts' batch finds the old rows from the start of the index
+    on `at` (attempt_at) in its order: without it each batch reads every
+    attempt kept (90 days of logins) to find the old ones; and it deletes
+    them by probing their keys, not by a join that reads the whole table."""
+    make_backlog(20, alice, "i")
+    kind = retention._kinds()["login_attempts"]
+    cutoff = connection.ops.adapt_datetimefield_value(NOW)
+    with connection.cursor() as cursor:
+        for resume, params in ((False, [cutoff]), (True, [cutoff, cutoff])):
+            statement = kind.statement(1000, resume=resume and connection.vendor == "postgresql")
+            if connection.vendor == "postgresql":
+                for scan in ("seqscan", "bitmapscan", "sort"):
+                    cursor.execute(f"SET LOCAL enable_{scan} = off")
+                cursor.execute("EXPLAIN " + statement, params[: statement.count("%s")])
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + statement, params[: statement.count("%s")])
+            plan = "\n".join(str(row) for row in cursor.fetchall())
+            assert "attempt_at" in plan, plan
+            assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+            # The claimed keys are probed, not hash-joined against every row kept.
+            assert "Hash" not in plan, plan
 
 
 @pytest.mark.parametrize("backlog", [0, 1, 10, 11])
