@@ -39,6 +39,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 
+from login.jobs import commits_without_waiting_for_the_disk
 from login.models import LoginAttempt, PendingLogin
 
 
@@ -106,7 +107,7 @@ class Kind:
         postgresql = connection.vendor == "postgresql"
         deleted = 0
         after = None
-        with connection.cursor() as cursor:
+        with commits_without_waiting_for_the_disk(), connection.cursor() as cursor:
             while True:
                 resume = postgresql and after is not None
                 cursor.execute(self.statement(batch_size, resume=resume), [cutoff, after] if resume else [cutoff])

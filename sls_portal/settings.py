@@ -303,7 +303,7 @@ SLS = {
     # to 150 USD by type (s19, s158); the table by type comes with T6.
     "DEVICE_FEE_RANGE_USD": (20, 150),
     # J1 (ours): how often the jobs sweep, and how many rows per batch.
-    "JOB_BATCH_SIZE": 1000,
+    "JOB_BATCH_SIZE": 5000,
     # (ours) Retention (login/retention.py, hourly). A pending login is
     # deleted this long after it expired (it expires after LOGIN_TOKEN_TTL).
     "PENDING_LOGIN_RETENTION": timedelta(days=1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import gettext
 import html
+import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -489,3 +490,32 @@ def test_i18n_password_reset_email_in_italian(alice):
     assert body.startswith("Gentile Alice,")
     assert "per il nome utente alice:" in body and "per 60 minuti" in body
     assert "Dear" not in body and "The link works once" not in body
+
+
+def test_i18n_every_string_of_the_source_is_in_the_catalog_and_translated(tmp_path, settings, in_ci):
+    """The catalog is complete for the code as it is now: gettext's own
+    extraction (makemessages, run on a copy of the project) finds no string
+    of the apps or templates that lacks an Italian translation."""
+    import shutil
+
+    import polib
+    from django.core.management import call_command
+
+    if not shutil.which("xgettext"):
+        if in_ci:
+            pytest.fail("GNU gettext (xgettext) is missing; CI installs it")
+        pytest.skip("GNU gettext is not installed (apt-get install gettext)")
+    root = Path(settings.BASE_DIR)
+    copy = tmp_path / "project"
+    skip = shutil.ignore_patterns(".*", "var", "tests", "benchmarks", "docs", "__pycache__", "*.mo", "node_modules")
+    shutil.copytree(root, copy, ignore=skip)
+    settings.LOCALE_PATHS = [copy / "locale"]
+    cwd = os.getcwd()
+    os.chdir(copy)
+    try:
+        call_command("makemessages", locale=["it"], no_obsolete=True, verbosity=0)
+    finally:
+        os.chdir(cwd)
+    extracted = polib.pofile(str(copy / "locale" / "it" / "LC_MESSAGES" / "django.po"))
+    missing = [e.msgid[:70] for e in extracted if e.msgid and (not e.translated() or "fuzzy" in e.flags)]
+    assert missing == []
