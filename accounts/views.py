@@ -56,8 +56,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 # --- Money movement (B1-B3) and B2's changes --------------------------------------------
 
 A5_MESSAGE = gettext_lazy(
-    "Withdrawals and changes of banking instructions need a login with your security device or your "
-    "password; a temporary passcode alone is not enough. Log in with your security device."
+    "Withdrawals, deposits and changes of banking instructions or e-mail address are not available with a "
+    "temporary passcode alone. Log in with your security device, or call your regional Customer Service Center."
 )
 money_scope_required = scope_required(*access.MONEY_SCOPES, rule="A5", message=A5_MESSAGE)
 

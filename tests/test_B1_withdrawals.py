@@ -60,7 +60,9 @@ def test_B1_enrolled_day_limit(alice, alice_web, amount, recorded):
         page = response.content.decode()
         assert response.status_code == 403 and response.sls_rule == "B1"
         assert "limited to 50,000.00 USD within 24 hours" in page
-        assert "You can still withdraw 50,000.00 USD within these 24 hours and 150,000.00 USD within these 5 days" in page
+        assert (
+            "You can still withdraw 50,000.00 USD within these 24 hours and 150,000.00 USD within these 5 days" in page
+        )
         # A9: the rule ID goes to the audit, never to the client's page.
         assert "B1" not in page
         assert AuditEvent.objects.filter(action="withdrawal.request", outcome="refused", rule="B1").exists()
@@ -131,7 +133,9 @@ def test_B1_five_day_window_one_second_before_and_after(bob, clock):
     clock.shift(timedelta(days=5) - timedelta(seconds=1))
     refused = _service(bob, "0.01", _now(), enrolled=False)
     assert isinstance(refused, money.Refusal) and "within any 5 days" in refused.message
-    assert "You can still withdraw 5,000.00 USD within these 24 hours and 0.00 USD within these 5 days" in refused.message
+    assert (
+        "You can still withdraw 5,000.00 USD within these 24 hours and 0.00 USD within these 5 days" in refused.message
+    )
     clock.shift(timedelta(seconds=2))
     assert isinstance(_service(bob, "5000.00", _now(), enrolled=False), Withdrawal)
     assert Withdrawal.objects.count() == 3
@@ -214,8 +218,9 @@ def test_B1_no_banking_instructions_says_what_to_do(alice):
 def test_B1_closed_account_is_not_offered(client_factory, agent):
     from datetime import UTC, datetime
 
-    from devices.flows import issue_code_card
     from django.utils import timezone
+
+    from devices.flows import issue_code_card
 
     person = client_factory("Dora", "Closed", "IT", username="dora", closed_at=datetime(2025, 6, 1, tzinfo=UTC))
     issue_code_card(person, agent=agent, now=timezone.now())
@@ -240,7 +245,7 @@ def test_A5_only_the_allowed_scopes_reach_the_money_pages(bob):
     request.session = {}
     response = withdrawals_view(request)
     assert response.status_code == 403 and response.sls_rule == "A5"
-    assert "a temporary passcode alone is not enough" in response.content.decode()
+    assert "not available with a temporary passcode alone" in response.content.decode()
     assert access.MONEY_SCOPES == (access.FULL, access.UNENROLLED)
 
 
@@ -266,6 +271,8 @@ def test_B1_italian_pages(bob):
     )
     page = response.content.decode()
     assert response.status_code == 403
-    assert "5.000,00 USD" in page and "Secure Login System" in page
-    response = csrf_post(http, "/withdrawals/", {"account": account_of(bob).pk, "amount": "-1"}, HTTP_ACCEPT_LANGUAGE="it")
+    assert "5.000,00 USD" in page and "Sistema di login sicuro" in page
+    response = csrf_post(
+        http, "/withdrawals/", {"account": account_of(bob).pk, "amount": "-1"}, HTTP_ACCEPT_LANGUAGE="it"
+    )
     assert "maggiore di zero" in response.content.decode()

@@ -52,7 +52,9 @@ def test_B3_enrolled_has_no_cap_but_a_sane_bound(alice):
     assert Deposit.objects.filter(account__client=alice.client).count() == 2
 
 
-@pytest.mark.parametrize(("amount", "method"), [("-1", "ach"), ("0", "ach"), ("1e30", "ach"), ("1.234", "eft"), ("10", "wire"), ("10", "")])
+@pytest.mark.parametrize(
+    ("amount", "method"), [("-1", "ach"), ("0", "ach"), ("1e30", "ach"), ("1.234", "eft"), ("10", "wire"), ("10", "")]
+)
 def test_B3_bad_input_is_400_and_nothing_written(bob, amount, method):
     response = deposit(logged_in(bob), bob, amount, method)
     assert response.status_code == 400
@@ -60,7 +62,9 @@ def test_B3_bad_input_is_400_and_nothing_written(bob, amount, method):
 
 
 def test_SEC17_deposit_to_another_clients_account_is_404(alice, charlie):
-    response = csrf_post(logged_in(alice), "/deposits/", {"account": account_of(charlie).pk, "amount": "1", "method": "ach"})
+    response = csrf_post(
+        logged_in(alice), "/deposits/", {"account": account_of(charlie).pk, "amount": "1", "method": "ach"}
+    )
     assert response.status_code == 404
     assert not Deposit.objects.exists()
 
