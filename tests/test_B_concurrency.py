@@ -23,7 +23,11 @@ def holder(transactional_db, postgresql):
     )
     Account.objects.create(number="U0000001", client=person, funded_at=datetime(2025, 1, 1, tzinfo=UTC))
     BankingInstructions.objects.create(
-        client=person, account_holder="Bob Smith", bank_name="Bank", account_number="12345678", routing_number="011000015"
+        client=person,
+        account_holder="Bob Smith",
+        bank_name="Bank",
+        account_number="12345678",
+        routing_number="011000015",
     )
     return User.objects.create_user(username="bob", password="x", client=person)
 
