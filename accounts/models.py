@@ -159,3 +159,181 @@ class IdentityVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.reference} ({self.at:%Y-%m-%d %H:%M} UTC)"
+
+
+# --- Money movement (B1-B3): requests recorded and shown, nothing is sent anywhere. ---
+
+AMOUNT_DIGITS = 16
+AMOUNT_PLACES = 2
+
+
+def _amount_field(verbose_name):
+    return models.DecimalField(verbose_name, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+
+
+def mask(value: str, shown: int = 4) -> str:
+    """All but the last `shown` characters hidden: what pages and e-mails show of a number."""
+    value = value or ""
+    if len(value) <= shown:
+        return "•" * len(value)
+    return "•" * 4 + value[-shown:]
+
+
+class BankingInstructions(models.Model):
+    """Where the client's withdrawals go. A change adds a row and marks the
+    previous one replaced, so each recorded withdrawal keeps its destination."""
+
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="banking_instructions", verbose_name=_("client")
+    )
+    account_holder = models.CharField(_("account holder"), max_length=140)
+    bank_name = models.CharField(_("bank name"), max_length=140)
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    account_number = models.CharField(_("bank account number"), max_length=17, blank=True)
+    routing_number = models.CharField(_("routing number"), max_length=9, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    replaced_at = models.DateTimeField(_("replaced at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("banking instructions")
+        verbose_name_plural = _("banking instructions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"], condition=models.Q(replaced_at__isnull=True), name="one_current_banking_per_client"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(iban="") | (~models.Q(account_number="") & ~models.Q(routing_number="")),
+                name="banking_has_iban_or_account_and_routing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank_name} {self.masked_number}"
+
+    @property
+    def masked_number(self) -> str:
+        return mask(self.iban or self.account_number)
+
+    def as_change(self) -> dict:
+        return {
+            "account_holder": self.account_holder,
+            "bank_name": self.bank_name,
+            "iban": self.iban,
+            "account_number": self.account_number,
+            "routing_number": self.routing_number,
+        }
+
+
+class Withdrawal(models.Model):
+    """B1: a withdrawal request, recorded within the limits of its account."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="withdrawals", verbose_name=_("account")
+    )
+    amount_usd = _amount_field(_("amount (USD)"))
+    destination = models.ForeignKey(
+        BankingInstructions, on_delete=models.PROTECT, related_name="+", verbose_name=_("destination")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("withdrawal request")
+        verbose_name_plural = _("withdrawal requests")
+        # B1's sums read an account's requests of the last 5 days.
+        indexes = [models.Index(fields=["account", "requested_at"], name="withdrawal_account_time")]
+        constraints = [models.CheckConstraint(condition=models.Q(amount_usd__gt=0), name="withdrawal_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount_usd} USD"
+
+
+class Deposit(models.Model):
+    """B3: a deposit request by ACH (US) or EFT."""
+
+    class Method(models.TextChoices):
+        ACH = "ach", _("ACH transfer")
+        EFT = "eft", _("EFT transfer")
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deposits", verbose_name=_("account"))
+    amount_usd = _amount_field(_("amount (USD)"))
+    method = models.CharField(_("method"), max_length=8, choices=Method.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("deposit request")
+        verbose_name_plural = _("deposit requests")
+        constraints = [models.CheckConstraint(condition=models.Q(amount_usd__gt=0), name="deposit_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount_usd} USD ({self.method})"
+
+
+class ChangeRequest(models.Model):
+    """B2: an unenrolled client's change of banking instructions or e-mail
+    address, waiting for the Security team's decision."""
+
+    class Kind(models.TextChoices):
+        BANKING = "banking", _("Banking instructions")
+        EMAIL = "email", _("E-mail address")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="change_requests", verbose_name=_("client")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    new_value = models.JSONField(_("new value"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        indexes = [models.Index(fields=["status", "requested_at"], name="change_request_queue")]
+        constraints = [
+            # One pending request of each kind per client: a second replaces nothing silently.
+            models.UniqueConstraint(
+                fields=["client", "kind"], condition=models.Q(status="pending"), name="one_pending_change_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", decided_at__isnull=True)
+                | (~models.Q(status="pending") & models.Q(decided_at__isnull=False)),
+                name="change_request_decided_when_not_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.client})"
+
+    def summary(self) -> str:
+        """The new value as pages show it (numbers masked)."""
+        value = self.new_value or {}
+        if self.kind == self.Kind.EMAIL:
+            return value.get("email", "")
+        return f"{value.get('account_holder', '')}, {value.get('bank_name', '')} {mask(value.get('iban') or value.get('account_number', ''))}"

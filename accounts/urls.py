@@ -4,4 +4,9 @@ from . import views
 
 urlpatterns = [
     path("", views.dashboard_view, name="dashboard"),
+    path("withdrawals/", views.withdrawals_view, name="withdrawals"),
+    path("withdrawals/<int:pk>/", views.withdrawal_detail_view, name="withdrawal-detail"),
+    path("deposits/", views.deposits_view, name="deposits"),
+    path("settings/banking/", views.banking_view, name="settings-banking"),
+    path("settings/email/", views.email_view, name="settings-email"),
 ]

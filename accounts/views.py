@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views import i18n
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import access
+from . import access, changes, money
 from .access import scope_required
-from .models import Client
+from .forms import BankingForm, DepositForm, EmailForm, WithdrawalForm
+from .models import Account, ChangeRequest, Client, Deposit, Withdrawal
 
 
 @require_POST
@@ -34,6 +37,214 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     ]
     # A8: a closed account's client still logs in, for statements and tax forms.
     all_closed = bool(accounts) and not any(row["open"] for row in accounts)
+    enrolled = access.is_enrolled(request)
     return render(
-        request, "accounts/dashboard.html", {"client": client, "accounts": accounts, "all_closed": all_closed}
+        request,
+        "accounts/dashboard.html",
+        {
+            "client": client,
+            "accounts": accounts,
+            "all_closed": all_closed,
+            "enrolled": enrolled,
+            # B1, B3: the limits that apply to this client now.
+            "withdrawal_limits": money.withdrawal_limits(enrolled),
+            "ach_cap": None if enrolled else settings.SLS["B3_ACH_EFT_UNENROLLED_USD"],
+        },
+    )
+
+
+# --- Money movement (B1-B3) and B2's changes --------------------------------------------
+
+A5_MESSAGE = gettext_lazy(
+    "Withdrawals, deposits and changes of banking instructions or e-mail address are not available with a "
+    "temporary passcode alone. Log in with your security device, or call your regional Customer Service Center."
+)
+money_scope_required = scope_required(*access.MONEY_SCOPES, rule="A5", message=A5_MESSAGE)
+
+# The largest id PostgreSQL's bigint holds; a longer number is no row's.
+_MAX_ID = 2**63 - 1
+
+
+def _open_accounts(client: Client, now) -> list[Account]:
+    return [account for account in client.accounts.all() if account.is_open(now)]
+
+
+def _posted_account_is_not_theirs(request: HttpRequest, client: Client) -> None:
+    """SECURITY.md 17: an account id that is a number but not one of the
+    client's is answered 404, as if it did not exist."""
+    raw = request.POST.get("account", "").strip()
+    if raw.isascii() and raw.isdigit() and int(raw) <= _MAX_ID and not client.accounts.filter(pk=int(raw)).exists():
+        raise Http404(gettext("No such account among yours."))
+
+
+def _refused(request, template: str, context: dict, refusal: money.Refusal) -> HttpResponse:
+    response = render(request, template, {**context, "refusal": refusal.message}, status=403)
+    response.sls_rule = refusal.rule
+    return response
+
+
+@money_scope_required
+@require_http_methods(["GET", "POST"])
+def withdrawals_view(request: HttpRequest) -> HttpResponse:
+    """B1: the client's withdrawal requests and a form for a new one, within both limits."""
+    client = request.user.client
+    now = timezone.now()
+    enrolled = access.is_enrolled(request)
+    accounts = _open_accounts(client, now)
+    form = WithdrawalForm(request.POST if request.method == "POST" else None, accounts=accounts)
+    status = 200
+    refusal = None
+    if request.method == "POST":
+        _posted_account_is_not_theirs(request, client)
+        if form.is_valid():
+            result = money.request_withdrawal(
+                request.user,
+                form.cleaned_data["account"],
+                form.cleaned_data["amount"],
+                enrolled=enrolled,
+                now=now,
+                request=request,
+            )
+            if not isinstance(result, money.Refusal):
+                messages.success(
+                    request,
+                    gettext("Your withdrawal request of %(amount)s USD from account %(account)s is recorded.")
+                    % {"amount": money.usd(result.amount_usd), "account": result.account.number},
+                )
+                return redirect("withdrawals")
+            refusal = result
+        else:
+            status = 400
+    context = {
+        "form": form,
+        "enrolled": enrolled,
+        "rooms": [(account, money.withdrawal_room(account, enrolled=enrolled, now=now)) for account in accounts],
+        "destination": money.current_instructions(client.pk),
+        "withdrawals": Withdrawal.objects.filter(account__client=client).select_related("account", "destination")[:100],
+    }
+    if refusal is not None:
+        return _refused(request, "accounts/withdrawals.html", context, refusal)
+    return render(request, "accounts/withdrawals.html", context, status=status)
+
+
+@money_scope_required
+def withdrawal_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One withdrawal request; another client's id is a 404 (SECURITY.md 17)."""
+    withdrawal = get_object_or_404(
+        Withdrawal.objects.select_related("account", "destination"), pk=pk, account__client=request.user.client
+    )
+    return render(request, "accounts/withdrawal_detail.html", {"withdrawal": withdrawal})
+
+
+@money_scope_required
+@require_http_methods(["GET", "POST"])
+def deposits_view(request: HttpRequest) -> HttpResponse:
+    """B3: ACH/EFT deposit requests; unenrolled accounts up to the initial cap in total."""
+    client = request.user.client
+    now = timezone.now()
+    enrolled = access.is_enrolled(request)
+    accounts = _open_accounts(client, now)
+    form = DepositForm(request.POST if request.method == "POST" else None, accounts=accounts)
+    status = 200
+    refusal = None
+    if request.method == "POST":
+        _posted_account_is_not_theirs(request, client)
+        if form.is_valid():
+            result = money.request_deposit(
+                request.user,
+                form.cleaned_data["account"],
+                form.cleaned_data["amount"],
+                form.cleaned_data["method"],
+                enrolled=enrolled,
+                now=now,
+                request=request,
+            )
+            if not isinstance(result, money.Refusal):
+                messages.success(
+                    request,
+                    gettext("Your deposit request of %(amount)s USD to account %(account)s is recorded.")
+                    % {"amount": money.usd(result.amount_usd), "account": result.account.number},
+                )
+                return redirect("deposits")
+            refusal = result
+        else:
+            status = 400
+    context = {
+        "form": form,
+        "enrolled": enrolled,
+        "rooms": [(account, money.deposit_room(account, enrolled=enrolled)) for account in accounts],
+        "deposits": Deposit.objects.filter(account__client=client).select_related("account")[:100],
+    }
+    if refusal is not None:
+        return _refused(request, "accounts/deposits.html", context, refusal)
+    return render(request, "accounts/deposits.html", context, status=status)
+
+
+def _change_view(request: HttpRequest, *, kind: str, form, template: str, context: dict) -> HttpResponse:
+    """B2: enrolled clients change at once (after a fresh second factor); others ask the Security team."""
+    client = request.user.client
+    now = timezone.now()
+    enrolled = access.is_enrolled(request)
+    status = 200
+    refusal = None
+    if request.method == "POST":
+        if form.is_valid():
+            if enrolled:
+                changes.change_now(request.user, kind, form.value(), now=now, request=request)
+                messages.success(
+                    request,
+                    gettext("Your change is made. We sent a notice to your previous e-mail address."),
+                )
+                return redirect(request.path)
+            result = changes.submit_change(request.user, kind, form.value(), now=now, request=request)
+            if not isinstance(result, money.Refusal):
+                messages.success(
+                    request,
+                    gettext(
+                        "Your change request is recorded. Our Security team will review it and write to you by e-mail."
+                    ),
+                )
+                return redirect(request.path)
+            refusal = result
+        else:
+            status = 400
+    context = {
+        **context,
+        "form": form,
+        "enrolled": enrolled,
+        "pending": changes.pending_change(client, kind),
+        "history": ChangeRequest.objects.filter(client=client, kind=kind).order_by("-requested_at")[:20],
+    }
+    if refusal is not None:
+        return _refused(request, template, context, refusal)
+    return render(request, template, context, status=status)
+
+
+@money_scope_required
+@require_http_methods(["GET", "POST"])
+@access.fresh_factor_required
+def banking_view(request: HttpRequest) -> HttpResponse:
+    client = request.user.client
+    form = BankingForm(request.POST if request.method == "POST" else None)
+    return _change_view(
+        request,
+        kind=ChangeRequest.Kind.BANKING,
+        form=form,
+        template="accounts/settings_banking.html",
+        context={"current": money.current_instructions(client.pk)},
+    )
+
+
+@money_scope_required
+@require_http_methods(["GET", "POST"])
+@access.fresh_factor_required
+def email_view(request: HttpRequest) -> HttpResponse:
+    client = request.user.client
+    form = EmailForm(request.POST if request.method == "POST" else None, current=client.email)
+    return _change_view(
+        request,
+        kind=ChangeRequest.Kind.EMAIL,
+        form=form,
+        template="accounts/settings_email.html",
+        context={"current": client.email},
     )

@@ -28,7 +28,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts.models import Client, IdentityVerification, User
+from accounts import changes
+from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from audit import trail
 from devices import flows as device_flows
 from devices.models import SecurityDevice
@@ -237,3 +238,23 @@ def issue_code_card(
     with transaction.atomic():
         verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
         return device_flows.issue_code_card(client, agent=agent, now=now, request=request, verification=verification)
+
+
+def decide_change_request(
+    change: ChangeRequest,
+    *,
+    approve: bool,
+    reason: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> ChangeRequest:
+    """B2: approve (and apply) or reject a client's pending change, audited,
+    with the identity verification of the call-back (L5). Raises
+    accounts.changes.ChangeConflict (and records nothing) when it was decided already."""
+    with transaction.atomic():
+        verification = _verification_for(change.client, new_verification, agent=agent, now=now, request=request)
+        return changes.decide(
+            change.pk, approve=approve, reason=reason, agent=agent, verification=verification, now=now, request=request
+        )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Account, Client, IdentityVerification, User
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
 from agents.device_admin import SecurityDeviceInline
 from audit.models import AuditEvent
 from devices.models import SecurityDevice
@@ -403,3 +403,70 @@ class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return ""
         text = ", ".join(f"{key}={value}" for key, value in event.details.items())
         return text if len(text) <= self.DETAILS_SHOWN else text[: self.DETAILS_SHOWN - 1] + "…"
+
+
+class ChangeStatusFilter(admin.SimpleListFilter):
+    """B2's queue: pending requests unless the agent asks for others."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*ChangeRequest.Status.choices, ("all", _("All"))]
+
+    def choices(self, changelist):
+        value = self.value() or ChangeRequest.Status.PENDING
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or ChangeRequest.Status.PENDING
+        return queryset if value == "all" else queryset.filter(status=value)
+
+
+@admin.register(ChangeRequest, site=admin_site)
+class ChangeRequestAdmin(ReadOnlyMixin, AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
+    """B2: the approvals queue, oldest first; approve or reject on the request's page."""
+
+    list_display = ("requested_at", "age", "client", "kind", "new_value_shown", "status", "decided_by")
+    list_filter = (ChangeStatusFilter, "kind")
+    list_select_related = ("client", "decided_by")
+    ordering = ("requested_at", "id")
+    show_full_result_count = False
+    paginator = CappedPaginator
+    fields = (
+        "client",
+        "requested_by",
+        "kind",
+        "new_value_shown",
+        "status",
+        "requested_at",
+        "decided_at",
+        "decided_by",
+        "reason",
+    )
+    readonly_fields = fields
+    agent_actions = (
+        ("approve", "approve", views.approve_change_view, views.PERM_DECIDE_CHANGE, _("Approve change")),
+        ("reject", "reject", views.reject_change_view, views.PERM_DECIDE_CHANGE, _("Reject change")),
+    )
+
+    @admin.display(description=_("waiting"))
+    def age(self, obj: ChangeRequest) -> str:
+        end = obj.decided_at or timezone.now()
+        hours = int((end - obj.requested_at).total_seconds() // 3600)
+        return _("%(days)d d %(hours)d h") % {"days": hours // 24, "hours": hours % 24}
+
+    @admin.display(description=_("new value"))
+    def new_value_shown(self, obj: ChangeRequest) -> str:
+        return obj.summary()
+
+    def has_agent_actions(self, obj: ChangeRequest) -> bool:
+        return obj.status == ChangeRequest.Status.PENDING
+
+    def audit_events(self, obj: ChangeRequest) -> QuerySet[AuditEvent]:
+        return AuditEvent.objects.filter(client=obj.client_id, details__change_request=obj.pk)

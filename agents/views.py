@@ -24,7 +24,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Client, IdentityVerification, User
+from accounts.changes import ChangeConflict
+from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from devices.flows import DeviceConflict, take_printout
 from devices.models import DeviceType, SecurityDevice
 from devices.printing import code_card_pdf
@@ -349,3 +350,94 @@ def code_card_printout_view(request: HttpRequest, model_admin: ModelAdmin, objec
         },
         status=status,
     )
+
+
+PERM_DECIDE_CHANGE = "accounts.decide_change_request"
+
+
+class DecisionForm(VerificationForm):
+    """B2: the identity verification of the call-back, and the reason of the decision."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason (the client reads it)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, reason_required: bool, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+        self.fields["reason"].required = reason_required
+        self.fields["reason"].error_messages["required"] = _("Say why: the client receives the reason by e-mail.")
+
+
+def _decide_change_view(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: str, *, approve: bool
+) -> HttpResponse:
+    _require(request, PERM_DECIDE_CHANGE)
+    change = get_object_or_404(ChangeRequest.objects.select_related("client", "requested_by"), pk=object_pk(object_id))
+    now = timezone.now()
+    recent = actions.recent_verification(change.client, agent=request.user, now=now)
+    form = DecisionForm(request.POST or None, reason_required=not approve)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.decide_change_request(
+                    change,
+                    approve=approve,
+                    reason=form.cleaned_data.get("reason", ""),
+                    agent=request.user,
+                    now=now,
+                    request=request,
+                    new_verification=form.new_verification(),
+                )
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except ChangeConflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                done = (
+                    _("Change request approved and applied; the client was told by e-mail.")
+                    if approve
+                    else _("Change request rejected; the client was told by e-mail.")
+                )
+                messages.success(request, done)
+                return HttpResponseRedirect(reverse("admin:accounts_changerequest_changelist"))
+        status = 400
+    if approve:
+        explanation = _(
+            "Approve this change of %(kind)s to: %(value)s (B2). It is applied at once; a notice goes to the "
+            "client's e-mail address of record (and to the new one for an e-mail change)."
+        ) % {"kind": change.get_kind_display(), "value": change.summary()}
+    else:
+        explanation = _(
+            "Reject this change of %(kind)s to: %(value)s (B2). Nothing changes; the client receives your reason by e-mail."
+        ) % {"kind": change.get_kind_display(), "value": change.summary()}
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Approve change request") if approve else _("Reject change request"),
+            "original": change,
+            "subject_client": change.client,
+            "subject_user": change.requested_by,
+            "explanation": explanation,
+            "submit_label": _("Approve") if approve else _("Reject"),
+            "form": form,
+            "recent_verification": recent,
+            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+        },
+        status=status,
+    )
+
+
+def approve_change_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """B2: the Security team approves a client's change and it is applied."""
+    return _decide_change_view(request, model_admin, object_id, approve=True)
+
+
+def reject_change_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """B2: the Security team rejects a client's change, with a reason."""
+    return _decide_change_view(request, model_admin, object_id, approve=False)

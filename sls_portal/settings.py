@@ -9,6 +9,7 @@ SECRET_KEY and turns on every transport-security flag, so that
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -313,6 +314,23 @@ SLS = {
     # see a username's attempts. Expired sessions are deleted at once.
     # Audit events are kept apart, longer, and never touched by this job.
     "LOGIN_ATTEMPT_RETENTION": timedelta(days=90),
+    # B1: withdrawal limits of one account, over the last 24 hours ("day")
+    # and over any rolling 5 days (a window ending now). (ours) The numbers.
+    "WITHDRAWAL_LIMITS_USD": {
+        "enrolled": {"day": Decimal("50000.00"), "five_days": Decimal("150000.00")},
+        "unenrolled": {"day": Decimal("5000.00"), "five_days": Decimal("10000.00")},
+    },
+    "WITHDRAWAL_DAY": timedelta(days=1),
+    "WITHDRAWAL_FIVE_DAYS": timedelta(days=5),
+    # B3 (s465): unenrolled accounts fund by ACH/EFT only up to an initial
+    # USD 20,000 in total.
+    "B3_ACH_EFT_UNENROLLED_USD": Decimal("20000.00"),
+    # (ours) One deposit request of an enrolled account above this is refused
+    # as implausible (enrolled accounts have no B3 cap).
+    "DEPOSIT_MAX_USD": Decimal("10000000.00"),
+    # (ours) SECURITY.md 15: a second factor confirmed again this recently
+    # allows changing banking instructions or the e-mail address.
+    "FRESH_FACTOR_VALID": timedelta(minutes=5),
 }
 
 SESSION_COOKIE_AGE = int(SLS["SESSION_IDLE"].total_seconds())

@@ -118,6 +118,8 @@ def _recreate_agent_groups() -> None:
     migration = importlib.import_module("agents.migrations.0001_agent_groups")
     state = MigrationLoader(connection).project_state(("agents", "0001_agent_groups"))
     migration.create_groups(state.apps, None)
+    b2 = importlib.import_module("agents.migrations.0002_b2_permissions")
+    b2.add_permissions(MigrationLoader(connection).project_state(("agents", "0002_b2_permissions")).apps, None)
 
 
 @pytest.fixture
