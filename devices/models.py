@@ -57,6 +57,13 @@ class SecurityDevice(models.Model):
     )
     # Principle 4: the printable card (all its codes) is handed out once.
     printout_taken_at = models.DateTimeField(_("printout taken at"), null=True, blank=True, editable=False)
+    # PIN-bound kinds (OCRA with a P input): the PIN's digest as the OCRA
+    # suite consumes it, encrypted like the seed (a digest of 4-8 digits
+    # alone would be found by trying them all). Empty for other kinds.
+    pin_digest_encrypted = models.TextField(blank=True, default="", editable=False)
+    # Time-based kinds: the last accepted time step, on the physical device,
+    # so one code is accepted once whichever username presents it (D7, SEC8).
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("security device")
@@ -77,6 +84,13 @@ class SecurityDevice(models.Model):
 
     def set_seed(self, seed: bytes) -> None:
         self.seed_encrypted = crypto.encrypt(seed)
+
+    @property
+    def pin_digest(self) -> bytes:
+        return crypto.decrypt(self.pin_digest_encrypted) if self.pin_digest_encrypted else b""
+
+    def set_pin_digest(self, digest: bytes) -> None:
+        self.pin_digest_encrypted = crypto.encrypt(digest)
 
     @property
     def is_active(self) -> bool:
