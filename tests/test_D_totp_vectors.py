@@ -44,7 +44,7 @@ def test_SEC8_totp_one_step_of_drift_either_way_and_no_more():
 def test_SEC8_totp_a_step_already_accepted_is_refused():
     now = 1_800_000_000
     step = now // 30
-    kwargs = dict(unix_time=now, digits=6, period=30, drift=1)
+    kwargs = {"unix_time": now, "digits": 6, "period": 30, "drift": 1}
     assert algorithms.totp_match(SEED, _code(now), after=step - 1, **kwargs) == step
     assert algorithms.totp_match(SEED, _code(now), after=step, **kwargs) is None
     assert algorithms.totp_match(SEED, _code(now - 30), after=step, **kwargs) is None
