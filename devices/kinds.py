@@ -68,6 +68,18 @@ class CodeCardBinding(DeviceBinding):
         """Give a new physical device of this kind its secrets (encrypted)."""
         device.set_seed(codecard.new_seed())
 
+    @classmethod
+    def display(cls, device, *, now, question: str = "") -> list[str]:
+        """What the card shows (the simulator): the codes at the positions
+        in `question` ("12,187"), or how to ask for them."""
+        try:
+            positions = [int(part) for part in question.replace(" ", "").split(",") if part]
+            return [f"{position}: {codecard.code_at(device.seed, position)}" for position in positions] or [
+                str(_("Give the card positions, for example 12,187."))
+            ]
+        except ValueError:
+            return [str(_("Card positions run from 1 to %(size)d.") % {"size": settings.SLS["CODE_CARD_SIZE"]})]
+
     def generate_challenge(self) -> dict:
         return {"type": "code_card", "positions": codecard.new_challenge()}
 
@@ -148,6 +160,15 @@ class OcraKind(_DigitsKind):
         device.set_seed(algorithms.new_seed(cls.seed_length))
         device.set_pin_digest(algorithms.pin_digest(cls.ocra_suite, pin))
 
+    @classmethod
+    def display(cls, device, *, now, question: str = "") -> list[str]:
+        """What the device shows (the simulator): its response to `question`."""
+        length = algorithms.question_length(cls.ocra_suite)
+        if not (question.isascii() and question.isdigit() and len(question) == length):
+            return [str(_("Give the %(length)d-digit challenge shown at login.") % {"length": length})]
+        response = algorithms.ocra_response(cls.ocra_suite, device.seed, question, device.pin_digest)
+        return [f"{question} -> {response}"]
+
     @property
     def code_length(self) -> int:  # type: ignore[override]
         return algorithms.response_length(self.ocra_suite)
@@ -190,6 +211,13 @@ class TotpKind(_DigitsKind):
     def provision(cls, device, *, pin: str | None = None) -> None:
         # RFC 4226 section 4: a 160-bit shared secret for HMAC-SHA-1.
         device.set_seed(algorithms.new_seed(20))
+
+    @classmethod
+    def display(cls, device, *, now, question: str = "") -> list[str]:
+        """What the device shows now (the simulator): its code and how long it lasts."""
+        generator = algorithms.totp(device.seed, digits=cls.code_length, period=cls.period)
+        left = cls.period - int(now.timestamp()) % cls.period
+        return [generator.at(now), str(_("%(seconds)d seconds left") % {"seconds": left})]
 
     def check_token(self, token: str) -> bool:
         if not self._well_formed(token):
