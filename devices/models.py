@@ -163,6 +163,31 @@ class DeviceBinding(SecondFactor):
         return {"factor": self.offer, "device": self.security_device.serial}
 
 
+class PhoneValidation(models.Model):
+    """A phone number being validated for the mobile authenticator (D8, s475).
+
+    The texted code is kept as a keyed hash only (SECURITY.md 10), expires,
+    allows a few tries, and is bound to the session that asked for it (SEC11)
+    through the hash of a nonce kept in that session. Once the code is right,
+    the authenticator's seed waits here (encrypted) until the first code from
+    the app activates the device."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(_("phone number"), max_length=20)
+    code_hash = models.CharField(max_length=64)
+    session_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    tries_left = models.PositiveSmallIntegerField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    seed_encrypted = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone validation")
+        verbose_name_plural = _("phone validations")
+
+
 def active_binding_for(user) -> DeviceBinding | None:
     return DeviceBinding.objects.usable().select_related("security_device").filter(user=user).first()
 
