@@ -187,6 +187,9 @@ class PhoneValidation(models.Model):
         verbose_name = _("phone validation")
         verbose_name_plural = _("phone validations")
 
+    def __str__(self) -> str:
+        return f"{self.user_id} …{self.phone[-3:]}"
+
 
 def active_binding_for(user) -> DeviceBinding | None:
     return DeviceBinding.objects.usable().select_related("security_device").filter(user=user).first()
