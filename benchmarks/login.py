@@ -26,7 +26,7 @@ SQLite file by default, or, when DATABASE_URL is set, a new database on
 that server (bench_<name>_<pid>), dropped afterwards. The results go to
 benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/login.py [--iterations 60] [--check] [--profile]
+    .venv/bin/python benchmarks/login.py [--iterations 60] [--check] [--profile] [--kind code_card|dsc_plus|mobile]
     make bench [BENCH_ARGS="--check"]
 
 Below the target, it profiles logins with cProfile and records where the
@@ -80,6 +80,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-write", action="store_true", help="print the results only")
     parser.add_argument(
+        "--kind",
+        choices=("code_card", "dsc_plus", "mobile"),
+        default="code_card",
+        help="the second factor the demo user logs in with (default code_card)",
+    )
+    parser.add_argument(
         "--keep-debug", action="store_true", help="leave settings.DEBUG on while measuring (per-query logging)"
     )
     args = parser.parse_args()
@@ -132,12 +138,12 @@ def quiet_console_logging() -> None:
             handler.setStream(sink)
 
 
-def create_demo_user():
-    """An enrolled client with a Security Code Card; returns the card's seed."""
+def create_demo_user(kind: str = "code_card"):
+    """An enrolled client with a device of this kind; returns the user and the device."""
     from django.utils import timezone
 
     from accounts.models import Account, Client, User
-    from devices.flows import issue_code_card
+    from devices.flows import issue_code_card, issue_device
     from devices.models import active_binding_for
 
     now = timezone.now()
@@ -156,8 +162,11 @@ def create_demo_user():
         number="U9000001", client=person, equity_usd=Decimal("25000.00"), funded_at=now - timedelta(days=365)
     )
     user = User.objects.create_user(username=USERNAME, password=PASSWORD, client=person, email=person.email)
-    issue_code_card(person, agent=agent, now=now)
-    return user, active_binding_for(user).security_device.seed
+    if kind == "code_card":
+        issue_code_card(person, agent=agent, now=now)
+    else:
+        issue_device(person, kind, now=now, pin="2580" if kind == "dsc_plus" else None)
+    return user, active_binding_for(user).security_device
 
 
 # --- the two measurements ------------------------------------------------------
@@ -176,7 +185,7 @@ class RoundTripCounter:
 
 
 class Harness:
-    def __init__(self, user, seed: bytes):
+    def __init__(self, user, device):
         from django.contrib.auth.hashers import Argon2PasswordHasher, get_hasher, identify_hasher
         from django.test import Client as HttpClient
 
@@ -190,7 +199,8 @@ class Harness:
         stored, ours = self.hasher.decode(user.password), self.hasher.decode(self.encoded)
         if any(stored[key] != ours[key] for key in same_costs):
             sys.exit("the user's hash and the benchmark's hash have different Argon2 costs")
-        self.seed = seed
+        self.device = device
+        self.seed = device.seed
         self.queries = 0
         self.steps = (0.0, 0.0)
         # One client for every login, as one server process serves many: a
@@ -206,6 +216,26 @@ class Harness:
             sys.exit("Argon2 verification failed")
         return elapsed
 
+    def answer(self, challenge: dict) -> dict:
+        """The step-2 form the device's holder would send (untimed)."""
+        from devices import algorithms, codecard
+        from devices.models import DeviceBinding, SecurityDevice
+
+        kind = DeviceBinding.KINDS[self.device.type]
+        if self.device.type == "code_card":
+            codes = [codecard.code_at(self.seed, position) for position in challenge["positions"]]
+            return {f"code_{index}": code for index, code in enumerate(codes, start=1)}
+        if self.device.type == "dsc_plus":
+            return {
+                "code": algorithms.ocra_response(
+                    kind.ocra_suite, self.seed, challenge["question"], self.device.pin_digest
+                )
+            }
+        # TOTP accepts each time step once (SEC8): a login every few ms would
+        # be a replay, so the harness forgets the last step, as 30 s passing would.
+        SecurityDevice.objects.filter(pk=self.device.pk).update(totp_last_step=None)
+        return {"code": algorithms.totp(self.seed, digits=kind.code_length, period=kind.period).now()}
+
     def login_once(self) -> float:
         """Both steps; returns the seconds spent inside the two requests.
 
@@ -214,7 +244,6 @@ class Harness:
         from django.db import connection
         from django.utils import timezone
 
-        from devices import codecard
         from login.flows import load_pending
         from login.views import PENDING
 
@@ -229,9 +258,8 @@ class Harness:
             sys.exit(f"step 1 answered {first.status_code} {getattr(first, 'url', '')}: {first.content[:300]!r}")
 
         # The harness reads the challenge, as a client reads the page: untimed.
-        positions = load_pending(http.session[PENDING], timezone.now()).offers[0]["challenge"]["positions"]
-        codes = [codecard.code_at(self.seed, position) for position in positions]
-        data = {f"code_{index}": code for index, code in enumerate(codes, start=1)}
+        challenge = load_pending(http.session[PENDING], timezone.now()).offers[0]["challenge"]
+        data = self.answer(challenge)
 
         with connection.execute_wrapper(counter):
             start = time.perf_counter()
@@ -477,8 +505,8 @@ def main() -> int:
     quiet_console_logging()
     drop = fresh_database(workdir, given_url)
     try:
-        user, seed = create_demo_user()
-        harness = Harness(user, seed)
+        user, device = create_demo_user(args.kind)
+        harness = Harness(user, device)
         facts = machine_facts()
         print(f"{facts['cores']} cores, {facts['cpu']}; Python {facts['python']}; {facts['database']}")
         print(facts["hasher"])
@@ -497,17 +525,17 @@ def main() -> int:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     machine = f"{facts['cores']} cores, {facts['cpu']}"
     row = (
-        f"| {now} | {machine} | {load_before:.2f} → {load_after:.2f} | {facts['python']} | {facts['database']} "
+        f"| {now} | {machine} | {load_before:.2f} → {load_after:.2f} | {facts['python']} | {facts['database']}, {args.kind} "
         f"| {result['hashes_per_s']:.2f} | "
         f"{result['logins_per_s']:.2f} | {result['ratio']:.3f} | ≥ {TARGET} | {'yes' if met else '**no**'} |"
     )
     q1, _q2, q3 = result["pair_quartiles"]
     latest = "\n".join(
         [
-            LATEST + facts["database"].split()[0],
+            LATEST + facts["database"].split()[0] + ("" if args.kind == "code_card" else f", {args.kind}"),
             "",
             f"- {now} UTC on {machine}; Python {facts['python']}, Django {facts['django']}, "
-            f"argon2-cffi {facts['argon2']}; {facts['database']}.",
+            f"argon2-cffi {facts['argon2']}; {facts['database']}; second factor: {args.kind}.",
             f"- Hasher: {facts['hasher']} (the production default).",
             "- settings.DEBUG "
             + (

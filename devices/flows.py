@@ -74,6 +74,40 @@ def issue_code_card(
     return device
 
 
+def issue_device(
+    client: Client,
+    device_type: str,
+    *,
+    now: datetime,
+    pin: str | None = None,
+    active: bool = True,
+    issued_by: User | None = None,
+) -> SecurityDevice:
+    """A physical device of any kind for the client, its secrets made by its
+    kind (a PIN-bound kind takes the PIN, D2), bound to every username (D7).
+    Active at once unless `active` is False (D5: refused if one is active)."""
+    kind = DeviceBinding.KINDS[device_type]
+    with transaction.atomic():
+        Client.objects.select_for_update().filter(pk=client.pk).exists()
+        if active and SecurityDevice.objects.filter(client=client, status=DeviceStatus.ACTIVE).exists():
+            raise DeviceConflict(
+                _("This client already has an active security device; one device is linked at a time (D5).")
+            )
+        device = SecurityDevice(
+            client=client,
+            type=device_type,
+            serial=_new_serial(kind.serial_prefix),
+            status=DeviceStatus.ACTIVE if active else DeviceStatus.ISSUED,
+            activated_at=now if active else None,
+            issued_by=issued_by,
+            created_at=now,
+        )
+        kind.provision(device, pin=pin)
+        device.save()
+        bind_usernames(device)
+    return device
+
+
 def take_printout(device: SecurityDevice, *, agent: User, now: datetime, request=None) -> bool:
     """Principle 4: the card's codes are handed out once. True the first time."""
     taken = SecurityDevice.objects.filter(pk=device.pk, printout_taken_at__isnull=True).update(printout_taken_at=now)

@@ -57,6 +57,13 @@ class SecurityDevice(models.Model):
     )
     # Principle 4: the printable card (all its codes) is handed out once.
     printout_taken_at = models.DateTimeField(_("printout taken at"), null=True, blank=True, editable=False)
+    # PIN-bound kinds (OCRA with a P input): the PIN's digest as the OCRA
+    # suite consumes it, encrypted like the seed (a digest of 4-8 digits
+    # alone would be found by trying them all). Empty for other kinds.
+    pin_digest_encrypted = models.TextField(blank=True, default="", editable=False)
+    # Time-based kinds: the last accepted time step, on the physical device,
+    # so one code is accepted once whichever username presents it (D7, SEC8).
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("security device")
@@ -77,6 +84,13 @@ class SecurityDevice(models.Model):
 
     def set_seed(self, seed: bytes) -> None:
         self.seed_encrypted = crypto.encrypt(seed)
+
+    @property
+    def pin_digest(self) -> bytes:
+        return crypto.decrypt(self.pin_digest_encrypted) if self.pin_digest_encrypted else b""
+
+    def set_pin_digest(self, digest: bytes) -> None:
+        self.pin_digest_encrypted = crypto.encrypt(digest)
 
     @property
     def is_active(self) -> bool:
@@ -147,6 +161,34 @@ class DeviceBinding(SecondFactor):
 
     def audit_details(self) -> dict:
         return {"factor": self.offer, "device": self.security_device.serial}
+
+
+class PhoneValidation(models.Model):
+    """A phone number being validated for the mobile authenticator (D8, s475).
+
+    The texted code is kept as a keyed hash only (SECURITY.md 10), expires,
+    allows a few tries, and is bound to the session that asked for it (SEC11)
+    through the hash of a nonce kept in that session. Once the code is right,
+    the authenticator's seed waits here (encrypted) until the first code from
+    the app activates the device."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(_("phone number"), max_length=20)
+    code_hash = models.CharField(max_length=64)
+    session_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    tries_left = models.PositiveSmallIntegerField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    seed_encrypted = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone validation")
+        verbose_name_plural = _("phone validations")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} …{self.phone[-3:]}"
 
 
 def active_binding_for(user) -> DeviceBinding | None:

@@ -5,4 +5,11 @@ from . import views
 urlpatterns = [
     path("settings/security/sls/", views.sls_settings_view, name="settings-security-sls"),
     path("settings/security/confirm/", views.confirm_factor_view, name="confirm-factor"),
+    path("settings/security/sls/mobile/", views.mobile_phone_view, name="settings-security-sls-mobile"),
+    path("settings/security/sls/mobile/code/", views.mobile_code_view, name="settings-security-sls-mobile-code"),
+    path(
+        "settings/security/sls/mobile/activate/",
+        views.mobile_activate_view,
+        name="settings-security-sls-mobile-activate",
+    ),
 ]

@@ -219,6 +219,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
+# Text messages (devices/sms.py): written to files by default, like e-mail.
+SMS_BACKEND = env_str("SMS_BACKEND", "devices.sms.FileSmsBackend")
+SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(VAR_DIR / "sms"))
+
 # Celery: the filesystem broker needs no server; production points
 # CELERY_BROKER_URL at Redis.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -294,6 +298,17 @@ SLS = {
     # (ours) django-otp's throttling of each device on top of L3: after n
     # failures in a row the next check waits factor * 2^(n-1) seconds.
     "DEVICE_THROTTLE_FACTOR": 1,
+    # D2 (ours): a device PIN is 4 to 8 digits, not all the same digit.
+    "DEVICE_PIN_MIN_LENGTH": 4,
+    "DEVICE_PIN_MAX_LENGTH": 8,
+    # (ours) TOTP devices (mobile, Alpine): one time step of clock drift
+    # either way is accepted (RFC 6238 section 6).
+    "TOTP_DRIFT_STEPS": 1,
+    # (ours) SECURITY.md 11: the code texted to validate a phone number
+    # expires in 10 minutes, takes 5 tries, and has 6 digits.
+    "PHONE_CODE_TTL": timedelta(minutes=10),
+    "PHONE_CODE_TRIES": 5,
+    "PHONE_CODE_LENGTH": 6,
     # (ours) Agents' identity verifications are good for this long.
     "IDENTITY_VERIFICATION_VALID": timedelta(minutes=30),
     # A2/A3: temporary passcode windows; A4: online card.

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -17,6 +18,11 @@ urlpatterns = [
     path("", include("devices.urls")),
     path("", include("help.urls")),
 ]
+
+# The device simulator shows login secrets: with DEBUG only, never in the
+# URLconf with production settings.
+if settings.DEBUG:
+    urlpatterns += [path("", include("devices.dev_urls"))]
 
 # Our own error pages (help/views.py): none of them reads the request's form.
 handler400 = "help.views.bad_request"

@@ -55,8 +55,73 @@ def _revoke_card(user: User) -> None:
     SecurityDevice.objects.filter(client=user.client).update(status=DeviceStatus.REVOKED)
 
 
+def _gives(device_type: str, pin: str | None = None) -> Callable[[User], None]:
+    """Gives the username's client an active device of this type, in place
+    of alice's card (D5: one active device per client)."""
+
+    def give(user: User) -> None:
+        from devices.flows import issue_device
+
+        _revoke_card(user)
+        issue_device(user.client, device_type, now=timezone.now(), pin=pin)
+
+    return give
+
+
+def _device_of(user: User):
+    from devices.models import active_binding_for
+
+    return active_binding_for(user)
+
+
+def _ocra_answer(user: User, challenge: dict) -> str:
+    from devices import algorithms
+
+    binding = _device_of(user)
+    device = binding.security_device
+    return algorithms.ocra_response(binding.ocra_suite, device.seed, challenge["question"], device.pin_digest)
+
+
+def _totp_answer(user: User, challenge: dict) -> str:
+    from devices import algorithms
+
+    binding = _device_of(user)
+    generator = algorithms.totp(binding.security_device.seed, digits=binding.code_length, period=binding.period)
+    return generator.at(timezone.now())
+
+
 KINDS = [
     KindCase("code_card", _has_card, _card_answer, wrong="AAABBB", badly_formatted="AA BBB", take_away=_revoke_card),
+    KindCase(
+        "dsc_plus",
+        _gives("dsc_plus", pin="2580"),
+        _ocra_answer,
+        wrong="00000000",
+        badly_formatted="1234 5678",
+        take_away=_revoke_card,
+    ),
+    KindCase(
+        "platinum",
+        _gives("platinum", pin="917364"),
+        _ocra_answer,
+        wrong="00000000",
+        badly_formatted="1234 5678",
+        take_away=_revoke_card,
+    ),
+    KindCase(
+        "gold",
+        _gives("gold", pin="4711"),
+        _ocra_answer,
+        wrong="000000",
+        badly_formatted="123 456",
+        take_away=_revoke_card,
+    ),
+    KindCase(
+        "mobile", _gives("mobile"), _totp_answer, wrong="000000", badly_formatted="123 456", take_away=_revoke_card
+    ),
+    KindCase(
+        "alpine", _gives("alpine"), _totp_answer, wrong="000000", badly_formatted="123 456", take_away=_revoke_card
+    ),
 ]
 
 

@@ -38,3 +38,9 @@ def sls_time(value: datetime | None) -> str:
 def sls_date(value: datetime | None) -> str:
     """The date in the client's zone (the UTC date on hover)."""
     return _time(value, "%Y-%m-%d", zone_name=False)
+
+
+@register.filter
+def sls_clock(value: datetime | None) -> str:
+    """The time of day to the second, with the zone's abbreviation (a short delay)."""
+    return _time(value, "%H:%M:%S", zone_name=True)
