@@ -33,6 +33,7 @@ from login.models import LoginGuard
 from tests.hashers import FastArgon2PasswordHasher
 
 PASSWORD = "correct horse battery staple"
+WRONG = "not the right password"
 
 # Debian's Chromium, driven by Playwright for the browser tests.
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -162,6 +163,11 @@ def csrf_post(http: HttpClient, path: str, data: dict, **extra):
     page = http.get(path)
     token = page.cookies["csrftoken"].value if "csrftoken" in page.cookies else http.cookies["csrftoken"].value
     return http.post(path, {**data, "csrfmiddlewaretoken": token}, **extra)
+
+
+def log_in_step_one(http: HttpClient, username: str = "alice", password: str = PASSWORD, **extra):
+    """Step 1 on the web: the password form, with its CSRF token."""
+    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 def card_codes_for(user: User, positions: list[int]) -> list[str]:

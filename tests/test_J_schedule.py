@@ -19,6 +19,7 @@ from login.tasks import lift_expired_lockouts
 from sls_portal.celery import app
 from tests.conftest import (
     PASSWORD,
+    WRONG,
     csrf_post,
     login_fully,
 )
@@ -39,9 +40,6 @@ def assert_logs_in(web, user) -> None:
 
 
 INVALID = b"Invalid user name password combination"
-
-
-WRONG = "not the right password"
 
 
 def attempt(web, username: str, password: str, **extra):

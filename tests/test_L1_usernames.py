@@ -11,14 +11,10 @@ from audit.models import AuditEvent
 from login.models import LoginAttempt, LoginGuard, PendingLogin
 from tests.conftest import (
     PASSWORD,
+    WRONG,
     csrf_post,
+    log_in_step_one,
 )
-
-WRONG = "not the right password"
-
-
-def log_in_step_one(http, username: str = "alice", password: str = PASSWORD, **extra):
-    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 def assert_nothing_half_written() -> None:

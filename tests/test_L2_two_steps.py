@@ -12,21 +12,16 @@ from audit.models import AuditEvent
 from login.models import LoginAttempt, LoginGuard, PendingLogin
 from tests.conftest import (
     PASSWORD,
+    WRONG,
     card_codes_for,
     csrf_post,
+    log_in_step_one,
     login_fully,
     masked,
     pending_positions,
 )
 
 INVALID = b"Invalid user name password combination"
-
-
-WRONG = "not the right password"
-
-
-def log_in_step_one(http, username: str = "alice", password: str = PASSWORD, **extra):
-    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 def templates(response) -> list[str]:

@@ -27,6 +27,7 @@ from tests.conftest import (
     NOW,
     PASSWORD,
     VERIFIED,
+    WRONG,
     admin_login,
     check_password_step,
     csrf_post,
@@ -44,9 +45,6 @@ def assert_logs_in(web, user) -> None:
 
 
 INVALID = b"Invalid user name password combination"
-
-
-WRONG = "not the right password"
 
 
 def attempt(web, username: str, password: str, **extra):

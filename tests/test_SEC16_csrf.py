@@ -12,8 +12,8 @@ from tests.conftest import (
     VERIFIED,
     admin_client,
     card_codes_for,
-    csrf_post,
     lock,
+    log_in_step_one,
     login_fully,
     pending_positions,
     user_url,
@@ -26,10 +26,6 @@ def assert_csrf_refused(response) -> None:
     assert response.status_code == 403
     assert CSRF_PAGE in response.content
     assert b"CSRF verification failed" not in response.content  # not Django's default page
-
-
-def log_in_step_one(http, username: str = "alice", password: str = PASSWORD, **extra):
-    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 def test_SEC16_login_post_without_token_is_refused(web, alice):

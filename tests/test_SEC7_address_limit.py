@@ -15,25 +15,19 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from login.models import LoginAttempt, LoginGuard
 from tests.conftest import (
-    PASSWORD,
+    WRONG,
     csrf_post,
+    log_in_step_one,
     login_fully,
 )
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
 
 
-WRONG = "not the right password"
-
-
 @pytest.fixture
 def address_limit(settings):
     settings.SLS = {**settings.SLS, "ADDRESS_FAILURES_LIMIT": 5}
     return 5
-
-
-def log_in_step_one(http, username: str = "alice", password: str = PASSWORD, **extra):
-    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 OWNER = {"REMOTE_ADDR": "198.51.100.20"}

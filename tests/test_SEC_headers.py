@@ -8,20 +8,15 @@ import re
 import pytest
 
 from tests.conftest import (
-    PASSWORD,
+    WRONG,
     csrf_post,
+    log_in_step_one,
     login_fully,
 )
-
-WRONG = "not the right password"
 
 
 def assert_no_store(response) -> None:
     assert "no-store" in response.get("Cache-Control", ""), (response.request["PATH_INFO"], response.headers)
-
-
-def log_in_step_one(http, username: str = "alice", password: str = PASSWORD, **extra):
-    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 def test_SEC23_login_pages_are_not_stored(web, alice, clock):

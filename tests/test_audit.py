@@ -19,12 +19,14 @@ from devices.models import SecurityDevice
 from tests.conftest import (
     PASSWORD,
     VERIFIED,
+    WRONG,
     admin_client,
     admin_login,
     card_codes_for,
     client_url,
     csrf_post,
     lock,
+    log_in_step_one,
     pending_positions,
     staff_user,
     totp_device,
@@ -36,13 +38,6 @@ ADDRESS = "203.0.113.7"
 
 def _only(action: str) -> AuditEvent:
     return AuditEvent.objects.get(action=action)
-
-
-WRONG = "not the right password"
-
-
-def log_in_step_one(http, username: str = "alice", password: str = PASSWORD, **extra):
-    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
 
 
 def test_L3_agent_unlock_audited_with_agent_client_and_verification(agent, alice):
