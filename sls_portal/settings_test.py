@@ -23,7 +23,7 @@ WHITENOISE_AUTOREFRESH = True
 CELERY_TASK_ALWAYS_EAGER = True
 
 # Tasks run in-process unless a test sends them through the broker on
-# purpose (tests/test_celery.py); CI gives Redis, a developer's run uses
+# purpose (tests/test_J_schedule.py); CI gives Redis, a developer's run uses
 # kombu's in-memory transport.
 if "CELERY_BROKER_URL" not in os.environ:
     CELERY_BROKER_URL = "memory://"

@@ -8,20 +8,32 @@ agent works in the admin with a TOTP device.
 from __future__ import annotations
 
 import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client as HttpClient
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Account, Client, User
+from agents.admin_site import ADMIN_DEVICE_SESSION_KEY
 from devices import codecard
 from devices.flows import issue_code_card
+from login.models import LoginGuard
+from tests.hashers import FastArgon2PasswordHasher
 
 PASSWORD = "correct horse battery staple"
+WRONG = "not the right password"
 
 # Debian's Chromium, driven by Playwright for the browser tests.
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -155,6 +167,11 @@ def csrf_post(http: HttpClient, path: str, data: dict, **extra):
     return http.post(path, {**data, "csrfmiddlewaretoken": token}, **extra)
 
 
+def log_in_step_one(http: HttpClient, username: str = "alice", password: str = PASSWORD, **extra):
+    """Step 1 on the web: the password form, with its CSRF token."""
+    return csrf_post(http, "/login/", {"username": username, "password": password}, **extra)
+
+
 def card_codes_for(user: User, positions: list[int]) -> list[str]:
     from devices.models import active_binding_for
 
@@ -220,6 +237,130 @@ def login_fully(http: HttpClient, user: User, password: str = PASSWORD):
         return first
     codes = card_codes_for(user, pending_positions(http))
     return csrf_post(http, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+
+
+def masked(response, username: str) -> bytes:
+    """The page without its per-response CSRF token and with the typed
+    username replaced, so two answers can be compared byte for byte."""
+    content = re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", response.content)
+    return content.replace(username.encode(), b"<username>")
+
+
+@pytest.fixture
+def hash_counter(monkeypatch) -> Counter:
+    """Counts password hashes computed by the configured (test) Argon2id
+    hasher, from any thread: `hash_counter["verify"]`."""
+    counts: Counter = Counter()
+    lock = threading.Lock()
+    verify = FastArgon2PasswordHasher.verify
+
+    def counting_verify(self, password, encoded):
+        with lock:
+            counts["verify"] += 1
+        return verify(self, password, encoded)
+
+    monkeypatch.setattr(FastArgon2PasswordHasher, "verify", counting_verify)
+    return counts
+
+
+def run_at_once(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run work(i) in `count` threads released together; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def thread_main(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work(index)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=thread_main, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results
+
+
+# --- The agents' admin ---------------------------------------------------------
+
+# What an agent types after asking the caller's security questions.
+VERIFIED = {"method": "security_questions", "reference": "CALL-4711", "notes": "Asked 3 questions, all right."}
+NOT_VERIFIED = {"method": "", "reference": "", "notes": ""}
+
+
+def totp_device(user: User) -> TOTPDevice:
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="phone", defaults={"confirmed": True})
+    return device
+
+
+def current_token(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):0{device.digits}d}"
+
+
+def admin_client(user: User) -> HttpClient:
+    """A CSRF-enforcing browser session in the admin, past both factors."""
+    http = HttpClient(enforce_csrf_checks=True)
+    http.force_login(user)
+    session = http.session
+    session[DEVICE_ID_SESSION_KEY] = session[ADMIN_DEVICE_SESSION_KEY] = totp_device(user).persistent_id
+    session.save()
+    return http
+
+
+def admin_login(web: HttpClient, agent: User, device: TOTPDevice):
+    """The admin's login form with the password and the device's current code."""
+    return csrf_post(
+        web,
+        "/admin/login/",
+        {
+            "username": agent.username,
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": current_token(device),
+        },
+    )
+
+
+def staff_user(username: str, *, group: str | None = None, superuser: bool = False) -> User:
+    from django.contrib.auth.models import Group
+
+    make = User.objects.create_superuser if superuser else User.objects.create_user
+    user = make(username=username, password=PASSWORD, is_staff=True, email=f"{username}@sls.example")
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def lock(username: str) -> None:
+    from datetime import timedelta
+
+    now = timezone.now()
+    LoginGuard.objects.update_or_create(username=username, defaults={"locked_until": now + timedelta(hours=24)})
+
+
+def user_url(user: User, action: str) -> str:
+    return f"/admin/accounts/user/{user.pk}/{action}/"
+
+
+def client_url(user: User, action: str) -> str:
+    return f"/admin/accounts/client/{user.client_id}/{action}/"
+
+
+@pytest.fixture
+def desk(agent) -> HttpClient:
+    """The Customer-service agent's browser, logged in to the admin."""
+    assert agent.groups.filter(name="Customer service").exists()
+    return admin_client(agent)
+
+
+@pytest.fixture
+def root(db) -> User:
+    return staff_user("root", superuser=True)
 
 
 @pytest.fixture

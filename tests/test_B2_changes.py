@@ -9,8 +9,7 @@ from django.core import mail
 
 from accounts.models import BankingInstructions, ChangeRequest, Client
 from audit.models import AuditEvent
-from tests.conftest import card_codes_for, csrf_post
-from tests.test_admin import VERIFIED, admin_client, staff_user
+from tests.conftest import VERIFIED, admin_client, card_codes_for, csrf_post, staff_user
 from tests.test_B1_withdrawals import IBAN, logged_in, on_file
 
 NEW_BANKING = {

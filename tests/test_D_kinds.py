@@ -16,8 +16,7 @@ from devices.models import DeviceBinding, DeviceStatus, SecurityDevice, active_b
 from devices.pins import validate_pin
 from help.refusals import LoginRefusal
 from login.models import PendingLogin
-from tests.conftest import PASSWORD, check_code_step, check_password_step, csrf_post
-from tests.test_concurrency import run_at_once
+from tests.conftest import PASSWORD, check_code_step, check_password_step, csrf_post, run_at_once
 
 IP = "198.51.100.78"
 

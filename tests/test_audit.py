@@ -1,10 +1,14 @@
-"""The audit trail of agent actions (ARCHITECTURE.md principle 7, SECURITY.md 20-21)."""
+"""The audit trail (ARCHITECTURE.md principle 7, SECURITY.md 20-21): every
+decision and agent action is an event; no secret in it; read-only."""
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
+from django.conf import settings as django_settings
+from django.test import Client as HttpClient
 from django.utils import timezone
 
 from accounts.models import IdentityVerification
@@ -12,8 +16,22 @@ from agents import actions
 from audit import trail
 from audit.models import AuditEvent
 from devices.models import SecurityDevice
-from tests.conftest import csrf_post
-from tests.test_admin import VERIFIED, admin_client, client_url, lock, staff_user, user_url
+from tests.conftest import (
+    PASSWORD,
+    VERIFIED,
+    WRONG,
+    admin_client,
+    admin_login,
+    card_codes_for,
+    client_url,
+    csrf_post,
+    lock,
+    log_in_step_one,
+    pending_positions,
+    staff_user,
+    totp_device,
+    user_url,
+)
 
 ADDRESS = "203.0.113.7"
 
@@ -65,7 +83,7 @@ def test_L5_reset_link_audited_without_the_link(agent, alice, mailoutbox, caplog
     assert token not in caplog.text
 
 
-def test_5_end_sessions_audited(agent, alice):
+def test_SEC20_end_sessions_audited(agent, alice):
     """SECURITY.md 5 and 20: ending a client's sessions is an audited agent action."""
     http = admin_client(agent)
     csrf_post(http, user_url(alice, "end-sessions"), VERIFIED, REMOTE_ADDR=ADDRESS)
@@ -91,7 +109,7 @@ def test_D5_code_card_issue_and_printout_audited(agent, bob):
     assert outcomes == ["ok", "refused"]
 
 
-def test_refused_agent_action_writes_nothing(agent, alice):
+def test_L5_refused_agent_action_writes_nothing(agent, alice):
     """L5: an action refused for want of a verification leaves no event and no record behind."""
     http = admin_client(agent)
     before = AuditEvent.objects.count()
@@ -100,7 +118,7 @@ def test_refused_agent_action_writes_nothing(agent, alice):
     assert not IdentityVerification.objects.exists()
 
 
-def test_audit_log_is_read_only_in_admin(alice, db):
+def test_SEC21_audit_log_is_read_only_in_admin(alice, db):
     """SECURITY.md 21, principle 7: no add, change or delete of audit events, not even for a superuser."""
     root = staff_user("root", superuser=True)
     http = admin_client(root)
@@ -119,7 +137,7 @@ def test_audit_log_is_read_only_in_admin(alice, db):
     bulk = http.post(
         base, {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes", "csrfmiddlewaretoken": token}
     )
-    assert bulk.status_code in (200, 302)
+    assert bulk.status_code == 200  # the list again: no delete action to run
 
     event.refresh_from_db()
     assert event.action == "login" and AuditEvent.objects.count() == count
@@ -140,7 +158,7 @@ def test_audit_list_filters_and_search(agent, alice, bob):
     assert b">alice<" in by_action.content and b">bob<" not in by_action.content
 
 
-def test_20_newline_in_username_cannot_forge_a_log_line(db, caplog):
+def test_SEC20_newline_in_username_cannot_forge_a_log_line(db, caplog):
     """SECURITY.md 20 (ASVS 7.3.1): one event is one JSON line, whatever the username holds."""
     forged = 'x"}\n{"action": "lockout.unlock", "actor": 1'
     with caplog.at_level(logging.INFO, logger="sls.audit"):
@@ -157,3 +175,91 @@ def test_L5_verification_reused_names_the_original_record(agent, alice):
     )
     actions.end_all_sessions(alice, agent=agent, now=timezone.now())
     assert _only("sessions.end_all").verification == verification
+
+
+def test_SEC20_login_audit_holds_no_password_or_code(web, alice, clock, caplog):
+    """ASVS 7.1.1, 5.0 V16.2.5: no password, code or session key in events or logs."""
+    caplog.set_level(logging.INFO, logger="sls.audit")
+    log_in_step_one(web, "alice", WRONG)
+    log_in_step_one(web, "alice", PASSWORD)
+    csrf_post(web, "/login/code/", {"code_1": "ZZZ", "code_2": "YYY"})
+    clock.shift(timedelta(seconds=2))  # past the device's throttle
+    codes = card_codes_for(alice, pending_positions(web))
+    csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+    session_key = web.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+    events = list(AuditEvent.objects.filter(username="alice").values())
+    assert {event["outcome"] for event in events} >= {"failed", "passed", "ok"}
+    stored = json.dumps(events, default=str)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged, "the audit events are logged"
+    for text in (stored, logged):
+        for secret in (PASSWORD, WRONG, "".join(codes), "ZZZYYY", session_key):
+            assert secret not in text
+        for code in codes:
+            assert f'"{code}"' not in text
+        assert "password" not in json.dumps([event["details"] for event in events])
+
+
+def test_SEC20_log_line_escapes_a_newline_in_the_username(db, caplog):
+    """ASVS 7.3.1, 5.0 V16.4.1: a username cannot forge a second log line."""
+    caplog.set_level(logging.INFO, logger="sls.audit")
+    forged = 'eve\n{"action": "login", "outcome": "ok", "username": "alice"}'
+    trail.record("login.password", username=forged, outcome="failed")
+    [record] = [record for record in caplog.records if record.name == "sls.audit"]
+    line = record.getMessage()
+    assert "\n" not in line and "\r" not in line
+    assert json.loads(line)["username"] == forged
+
+
+def test_SEC20_agent_login_success_audited(agent, clock):
+    """SECURITY.md 20: a successful agent login is an audit event naming the agent."""
+    device = totp_device(agent)
+    web = HttpClient(enforce_csrf_checks=True)
+    ok = admin_login(web, agent, device)
+    assert ok.status_code == 302
+    event = AuditEvent.objects.get(action="admin.login", outcome="ok")
+    assert event.actor == agent and event.ip == "127.0.0.1"
+
+
+def test_SEC20_recent_actions_are_the_agents_audit_events(desk, alice, agent, clock):
+    """The admin's "Recent actions" lists this agent's latest audit events."""
+    lock("alice")
+    csrf_post(desk, user_url(alice, "unlock"), VERIFIED)
+    page = desk.get("/admin/").content.decode()
+    sidebar = page[page.index("recent-actions-module") :]
+    assert "lockout.unlock" in sidebar and "identity.verify" in sidebar
+    assert "None available" not in sidebar
+
+
+def test_SEC20_object_history_shows_its_audit_events(desk, alice, bob, agent, clock):
+    """A client's and a username's "History" are their audit events."""
+    lock("alice")
+    csrf_post(desk, user_url(alice, "unlock"), VERIFIED)
+    AuditEvent.objects.create(action="login.password", outcome="failed", username="alice", rule="L2")
+    client_history = desk.get(f"/admin/accounts/client/{alice.client_id}/history/").content.decode()
+    assert "lockout.unlock" in client_history and "identity.verify" in client_history
+    user_history = desk.get(f"/admin/accounts/user/{alice.pk}/history/").content.decode()
+    assert "lockout.unlock" in user_history and "login.password" in user_history
+    bob_history = desk.get(f"/admin/accounts/user/{bob.pk}/history/").content.decode()
+    assert "lockout.unlock" not in bob_history and "No audit events yet." in bob_history
+
+
+def test_SEC20_audit_list_shows_seconds_and_the_username_typed(desk, alice, clock):
+    """The audit list shows seconds; a failed password (no client recorded) shows the username typed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    AuditEvent.objects.create(
+        action="login.password",
+        outcome="failed",
+        username="alice",
+        rule="L2",
+        at=timezone.now() + timedelta(seconds=7),
+        details={"reason": "x" * 200},
+    )
+    page = desk.get("/admin/audit/auditevent/").content.decode()
+    assert "2026-11-02 09:00:07" in page
+    row = page[page.index("2026-11-02 09:00:07") :][:2000]
+    assert "Alice Rossi (by username)" in row and "x" * 60 not in row

@@ -8,16 +8,9 @@ import pytest
 from django.test import Client as HttpClient
 
 from accounts.models import Client
-from tests.conftest import csrf_post, login_fully
-from tests.test_admin import VERIFIED, admin_client, client_url, user_url
+from tests.conftest import VERIFIED, client_url, csrf_post, login_fully, user_url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk(agent) -> HttpClient:
-    """The agent's browser, logged in to the admin."""
-    return admin_client(agent)
 
 
 def test_language_defaults_from_the_country(client_factory):

@@ -1,4 +1,4 @@
-"""What a client sees: the closed account's dashboard (A8), device dates,
+"""What a client sees: device dates,
 times in the client's zone, the header's logout, the Caps Lock warning."""
 
 from __future__ import annotations
@@ -13,22 +13,6 @@ from devices.models import DeviceStatus, SecurityDevice
 from tests.conftest import csrf_post, login_fully
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def closed_client(client_factory):
-    from accounts.models import User
-
-    client_factory("Carla", "Chiusi", "IT", username="closed1", closed_at=datetime(2026, 6, 1, tzinfo=UTC))
-    return User.objects.get(username="closed1")
-
-
-def test_A8_closed_account_dashboard_says_what_it_can_do(closed_client, clock):
-    http = HttpClient()
-    login_fully(http, closed_client)
-    page = http.get("/").content.decode()
-    assert "view and print your statements and tax forms" in page
-    assert "higher withdrawal limits" not in page
 
 
 def test_returned_card_shows_its_status_and_return_date(alice, clock):

@@ -10,21 +10,23 @@ Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> pytest tests/test_conc
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from help.refusals import LoginRefusal
 from login import jobs, lockout
 from login.models import LoginAttempt, LoginGuard
-from tests.conftest import PASSWORD, card_codes_for, check_code_step, check_password_step
-from tests.hashers import FastArgon2PasswordHasher
+from tests.conftest import (
+    PASSWORD,
+    card_codes_for,
+    check_code_step,
+    check_password_step,
+    run_at_once,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -32,45 +34,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def postgresql_only(postgresql):
     pass
-
-
-def run_at_once(count: int, work: Callable[[int], object]) -> list[object]:
-    """Run work(i) in `count` threads released together; results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def thread_main(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=thread_main, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results
-
-
-@pytest.fixture
-def hash_counter(monkeypatch) -> Counter:
-    """Counts password hashes computed by the configured (test) Argon2id hasher."""
-    counts: Counter = Counter()
-    lock = threading.Lock()
-    verify = FastArgon2PasswordHasher.verify
-
-    def counting_verify(self, password, encoded):
-        with lock:
-            counts["verify"] += 1
-        return verify(self, password, encoded)
-
-    monkeypatch.setattr(FastArgon2PasswordHasher, "verify", counting_verify)
-    return counts
 
 
 def test_L3_fifty_simultaneous_wrong_passwords_hash_exactly_ten(alice, hash_counter):
@@ -175,7 +138,7 @@ def test_L2_one_challenge_answered_by_many_threads_succeeds_once(alice):
     assert AuditEvent.objects.filter(action="login", username="alice").count() == 1
 
 
-def test_13_reset_link_used_by_many_threads_sets_one_password(alice):
+def test_SEC13_reset_link_used_by_many_threads_sets_one_password(alice):
     """SECURITY.md 9 and 13 (ASVS 5.0 V6.4.1): one reset link, many submissions
     at once: exactly one new password is set, the others see a dead link."""
     from django.contrib.auth.tokens import default_token_generator

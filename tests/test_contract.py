@@ -21,8 +21,7 @@ from devices.factors import SecondFactor, load_factor, offered_to
 from devices.models import DeviceStatus
 from help.refusals import LoginRefusal
 from login.models import LoginAttempt, PendingLogin
-from tests.conftest import PASSWORD, card_codes_for, check_code_step, check_password_step
-from tests.test_concurrency import run_at_once
+from tests.conftest import PASSWORD, card_codes_for, check_code_step, check_password_step, run_at_once
 
 IP = "198.51.100.77"
 

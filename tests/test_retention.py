@@ -226,7 +226,7 @@ def test_J2_retention_task_is_on_the_beat_schedule(settings):
 def test_J2_two_workers_prune_each_row_once(postgresql, client_factory):
     """ARCHITECTURE.md principle 5: two workers at once delete the backlog
     between them, each row once, and neither fails."""
-    from tests.test_concurrency import run_at_once
+    from tests.conftest import run_at_once
 
     client_factory("Bob", username="bob")
     user = User.objects.get(username="bob")

@@ -1,16 +1,52 @@
-"""SECURITY.md 12 (NIST 800-63B 5.1.1.2): weak passwords are refused, with no
-composition rules: not digits alone, not the username or built from it."""
+"""SECURITY.md 12 (NIST 800-63B 5.1.1.2): Argon2id; 12 to 128 characters or more;
+common, numeric and username-built passwords refused; no composition rules."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher, get_hashers
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from tests.conftest import (
+    csrf_post,
+)
+
 pytestmark = pytest.mark.django_db
+
+
+def test_SEC12_argon2id_is_the_first_hasher(alice):
+    """ASVS 2.4.1, 5.0 V6.2; NIST 800-63B 5.1.1.2: Argon2id for every new hash."""
+    from sls_portal import settings as production
+
+    assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert isinstance(get_hashers()[0], Argon2PasswordHasher)
+    assert alice.password.startswith("argon2$argon2id$")
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [
+        ("qv7Lm2xT9rw", False),  # 11 characters
+        ("qv7Lm2xT9rwZ", True),  # 12
+        ("a" * 4 + "qv7Lm2xT9rwZ" * 10 + "b" * 4, True),  # 128
+        ("a" * 5 + "qv7Lm2xT9rwZ" * 10 + "b" * 4, False),  # 129
+        ("password1234", False),  # common
+        ("correcthorsebatterystaple", True),  # lower-case letters only: no composition rule
+        ("tramonto sul lago di como", True),  # spaces allowed
+    ],
+    ids=["11-chars", "12-chars", "128-chars", "129-chars", "common", "no-composition-rule", "passphrase"],
+)
+def test_SEC12_password_validators(alice, password, accepted):
+    """ASVS 2.1.1-2.1.3, 2.1.7, 2.1.9; 5.0 V6.2.1-V6.2.5; NIST 800-63B 5.1.1.2."""
+    if accepted:
+        validate_password(password, user=alice)
+    else:
+        with pytest.raises(ValidationError):
+            validate_password(password, user=alice)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +75,6 @@ def test_SEC12_username_doubled_refused(client_factory):
 
 
 def test_SEC12_reset_page_refuses_a_numeric_password(alice, web):
-    from tests.conftest import csrf_post
 
     uid = urlsafe_base64_encode(force_bytes(alice.pk))
     page = web.get(f"/password/reset/{uid}/{default_token_generator.make_token(alice)}/", follow=True)

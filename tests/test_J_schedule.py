@@ -1,8 +1,6 @@
-"""J1 through a real broker: the beat's task reaches a worker and does its work.
-
-In CI the broker is the machine's Redis (CELERY_BROKER_URL); elsewhere it is
-kombu's in-memory transport. The worker runs in a thread of this process.
-"""
+"""J1: the beat schedules the lockout job and it runs through a real broker
+(CI: the machine's Redis; elsewhere kombu's memory transport, the worker in a
+thread). J2: a lock lifts by the clock, whether or not the job ran."""
 
 from __future__ import annotations
 
@@ -19,6 +17,12 @@ from audit.models import AuditEvent
 from login.models import LoginGuard
 from login.tasks import lift_expired_lockouts
 from sls_portal.celery import app
+from tests.conftest import (
+    PASSWORD,
+    WRONG,
+    csrf_post,
+    login_fully,
+)
 
 
 @pytest.fixture
@@ -28,6 +32,26 @@ def real_broker():
         yield app
     finally:
         app.conf.task_always_eager = True
+
+
+def assert_logs_in(web, user) -> None:
+    response = login_fully(web, user)
+    assert response.status_code == 302 and response.url == "/", response.content[:300]
+
+
+INVALID = b"Invalid user name password combination"
+
+
+def attempt(web, username: str, password: str, **extra):
+    return csrf_post(web, "/login/", {"username": username, "password": password}, **extra)
+
+
+def fail(web, username: str, times: int) -> None:
+    """`times` wrong passwords, each answered with the plain L2 message."""
+    for _ in range(times):
+        response = attempt(web, username, WRONG)
+        assert response.status_code == 401, response.content[:300]
+        assert INVALID in response.content
 
 
 def test_J1_beat_schedules_the_lockout_job():
@@ -55,3 +79,17 @@ def test_J1_lockout_job_runs_through_the_broker(real_broker):
     finally:
         task_postrun.disconnect(on_done)
     assert AuditEvent.objects.filter(action="lockout.lifted", username="carla").count() == 1
+
+
+def test_J2_expired_lock_is_lifted_for_logins_without_the_job(web, alice, clock):
+    fail(web, "alice", 10)
+    clock.shift(timedelta(hours=24))
+    assert_logs_in(web, alice)
+    assert LoginGuard.objects.get(username="alice").lift_recorded_for is None
+    assert not AuditEvent.objects.filter(action="lockout.lifted").exists()
+
+
+def test_J2_lock_still_holds_just_before_its_end_without_the_job(web, alice, clock):
+    fail(web, "alice", 10)
+    clock.shift(timedelta(hours=24) - timedelta(seconds=1))
+    assert attempt(web, "alice", PASSWORD).status_code == 403

@@ -14,22 +14,36 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client as HttpClient
 from django.utils import timezone
 
+from accounts.models import IdentityVerification
 from audit.models import AuditEvent
 from help.refusals import LoginRefusal
 from login import lockout
 from login.models import LoginAttempt, LoginGuard, PendingLogin
 from tests.conftest import (
+    NOT_VERIFIED,
     NOW,
     PASSWORD,
+    VERIFIED,
+    WRONG,
+    admin_login,
     check_password_step,
     csrf_post,
+    lock,
     login_fully,
+    masked,
+    totp_device,
+    user_url,
 )
 
-WRONG = "not the right password"
-LOCKED = b"This username is locked after 10 failed login attempts."
+
+def assert_logs_in(web, user) -> None:
+    response = login_fully(web, user)
+    assert response.status_code == 302 and response.url == "/", response.content[:300]
+
+
 INVALID = b"Invalid user name password combination"
 
 
@@ -49,6 +63,9 @@ def is_locked(username: str) -> bool:
     return lockout.locked_until(username, timezone.now()) is not None
 
 
+LOCKED = b"This username is locked after 10 failed login attempts."
+
+
 def assert_locked_page(response, unlocks_at) -> None:
     assert response.status_code == 403
     assert LOCKED in response.content
@@ -58,19 +75,6 @@ def assert_locked_page(response, unlocks_at) -> None:
     # The regional Customer Service numbers (A7, H2).
     for number in (b"+41-41-726-9500", b"(203) 618-4006", b"+852-2156-7907", b"+61 (2) 8093-7300"):
         assert number in response.content
-
-
-def assert_logs_in(web, user) -> None:
-    response = login_fully(web, user)
-    assert response.status_code == 302 and response.url == "/", response.content[:300]
-
-
-def masked(response, username: str) -> bytes:
-    content = re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", response.content)
-    return content.replace(username.encode(), b"<username>")
-
-
-# --- the count --------------------------------------------------------------
 
 
 def test_L3_nine_failures_do_not_lock(web, alice, clock):
@@ -117,9 +121,6 @@ def test_L3_platform_failures_count_with_web_failures(web, alice, clock):
             check_password_step("alice", WRONG, ip="198.51.100.9", channel="api", now=timezone.now())
         assert refused.value.code == "invalid_credentials"
     assert is_locked("alice")
-
-
-# --- how long the lock lasts --------------------------------------------------
 
 
 def test_L3_still_locked_just_before_24h_after_last_failure(web, alice, clock):
@@ -183,9 +184,6 @@ def test_L3_unenrolled_login_resets_the_count(web, bob, clock):
     assert not is_locked("bob")
 
 
-# --- the sliding 24-hour window ---------------------------------------------------
-
-
 def test_L3_failure_just_inside_the_24h_window_still_counts(web, alice, clock):
     fail(web, "alice", 9)
     clock.shift(timedelta(hours=24) - timedelta(seconds=1))
@@ -212,9 +210,6 @@ def test_L3_window_slides_over_spread_failures(web, alice, clock):
     assert not is_locked("alice")
     fail(web, "alice", 1)  # 4 + 2 within 24 hours: still under 10
     assert not is_locked("alice")
-
-
-# --- messages ------------------------------------------------------------------
 
 
 def test_L3_unknown_username_locks_the_same_way(web, alice, clock):
@@ -253,9 +248,6 @@ def test_L3_lock_is_audited(web, alice, clock):
     assert (event.outcome, event.rule) == ("locked", "L3")
 
 
-# --- unlocking --------------------------------------------------------------------
-
-
 def test_L3_agent_unlock_lifts_the_lock(web, alice, clock):
     fail(web, "alice", 10)
     clock.shift(timedelta(hours=1))
@@ -286,71 +278,51 @@ def test_L3_lock_is_per_username(web, alice, charlie, clock):
     assert_logs_in(web, charlie)
 
 
-# --- J2: the clock, not the job ---------------------------------------------------
+def test_L3_agent_unlock_requires_identity_verification(desk, alice):
+    """L3 (s371), L5: without a verification the form names the rule and nothing changes."""
+    lock("alice")
+    response = csrf_post(desk, user_url(alice, "unlock"), NOT_VERIFIED)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "(L5)" in text
+    # The error is tied to its field for assistive technology (attributes in any order).
+    select = re.search(r'<select[^>]*name="method"[^>]*>', text).group(0)
+    assert 'aria-invalid="true"' in select and 'aria-describedby="id_method_error"' in select
+    assert 'id="id_method_error"' in text
+    assert lockout.locked_until("alice") is not None
+    assert not IdentityVerification.objects.exists()
+    assert not AuditEvent.objects.filter(action="lockout.unlock").exists()
 
 
-def test_J2_expired_lock_is_lifted_for_logins_without_the_job(web, alice, clock):
-    fail(web, "alice", 10)
-    clock.shift(timedelta(hours=24))
-    assert_logs_in(web, alice)
-    assert LoginGuard.objects.get(username="alice").lift_recorded_for is None
-    assert not AuditEvent.objects.filter(action="lockout.lifted").exists()
+def test_L3_agent_unlock_with_verification_in_the_same_form(desk, alice, agent):
+    """L3 (s371): verification and unlock in one step; the lock and the count are gone."""
+    lock("alice")
+    response = csrf_post(desk, user_url(alice, "unlock"), VERIFIED)
+    assert response.status_code == 302 and response.url == f"/admin/accounts/user/{alice.pk}/change/"
+    assert lockout.locked_until("alice") is None
+    verification = IdentityVerification.objects.get()
+    assert (verification.client, verification.agent, verification.reference) == (alice.client, agent, "CALL-4711")
+    assert "is unlocked" in desk.get(response.url).content.decode()
 
 
-def test_J2_lock_still_holds_just_before_its_end_without_the_job(web, alice, clock):
-    fail(web, "alice", 10)
-    clock.shift(timedelta(hours=24) - timedelta(seconds=1))
-    assert attempt(web, "alice", PASSWORD).status_code == 403
+def test_L3_user_list_shows_lock_status(desk, alice, bob):
+    """L3: the username list says which usernames are locked, and until when."""
+    lock("alice")
+    page = desk.get("/admin/accounts/user/").content.decode()
+    assert "locked until" in page and "not locked" in page
 
 
-# --- the counts' cost stays bounded -------------------------------------------------------
-
-
-def test_L3_counts_stop_at_their_limits(alice, clock, settings):
-    """Only "has it reached the limit?" matters: a long history is not walked."""
-    settings.SLS = {**settings.SLS, "ADDRESS_FAILURES_LIMIT": 25}
-    guard = LoginGuard.objects.create(username="alice")
-    now = timezone.now()
-    LoginAttempt.objects.bulk_create(
-        [LoginAttempt(guard=guard, at=now, step="password", outcome="failed", ip="203.0.113.9") for _ in range(30)]
-    )
-    state = lockout._locked_guard("alice", "203.0.113.9", now + timedelta(seconds=1))
-    assert state.failures == settings.SLS["LOCKOUT_FAILURES"]
-    assert state.from_address == 25
-    assert lockout._failures(guard, now + timedelta(seconds=1), with_pending=False) == settings.SLS["LOCKOUT_FAILURES"]
-
-
-def test_L3_address_index_holds_exactly_the_counted_outcomes():
-    """The partial index the address count relies on covers what L3 counts."""
-    index = next(index for index in LoginAttempt._meta.indexes if index.name == "attempt_ip_at_counted")
-    assert index.condition.children == [("outcome__in", list(LoginAttempt.COUNTED_OUTCOMES))]
-    assert f"outcome IN {lockout._COUNTED}" in lockout._ADDRESS_SQL
-
-
-@pytest.mark.django_db(transaction=True)
-def test_L3_reservation_commits_without_waiting_for_the_disk_and_refusals_wait(postgresql, alice, monkeypatch):
-    """A PENDING reservation only has to be visible, which it is at COMMIT;
-    a refusal locks the username, and that must survive a crash."""
-    from django.db import connection
-
-    from login.models import LoginAttempt
-
-    seen = []
-    real_save = LoginAttempt.save
-
-    def save_and_look(obj, *args, **kwargs):
-        if obj.outcome in ("pending", "refused"):
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW synchronous_commit")
-                seen.append((obj.outcome, cursor.fetchone()[0]))
-        return real_save(obj, *args, **kwargs)
-
-    monkeypatch.setattr(LoginAttempt, "save", save_and_look)
-    for _ in range(11):
-        with pytest.raises(LoginRefusal):
-            check_password_step("alice", "wrong", ip=None, channel="web", now=timezone.now())
-    assert seen[:10] == [("pending", "off")] * 10
-    assert seen[10] == ("refused", "on")
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == "on"  # SET LOCAL ended with its transaction
+def test_L3_agent_login_counts_failures_and_locks(agent, clock):
+    """L3 for agents too, SECURITY.md 20: ten failed admin logins lock the
+    username; while locked even the right password and code are refused,
+    and every decision is an audit event."""
+    device = totp_device(agent)
+    web = HttpClient(enforce_csrf_checks=True)
+    for _ in range(10):
+        csrf_post(web, "/admin/login/", {"username": agent.username, "password": "wrong password here"})
+    assert AuditEvent.objects.filter(action="admin.login", outcome="failed", username=agent.username).count() == 10
+    locked = admin_login(web, agent, device)
+    assert locked.status_code == 200
+    assert b"locked after 10 failed login attempts" in locked.content
+    assert web.get("/admin/").status_code == 302
+    assert AuditEvent.objects.filter(action="admin.login", outcome="locked").count() == 1
