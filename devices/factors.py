@@ -53,17 +53,35 @@ def offered_to(user, now: datetime) -> list[SecondFactor]:
     return offered
 
 
-def load_factor(persistent_id: str, *, for_verify: bool = False) -> SecondFactor | None:
-    """The factor behind a django-otp persistent id, or None. With
-    for_verify=True it stays locked until the transaction ends (django-otp's
-    for_verify), so concurrent answers are decided one at a time."""
+def _model_and_pk(persistent_id: str):
     try:
         label, pk = persistent_id.rsplit("/", 1)
         model = apps.get_model(label)
         pk = int(pk)
     except (AttributeError, LookupError, ValueError):
+        return None, None
+    return (model, pk) if issubclass(model, SecondFactor) else (None, None)
+
+
+def presented(persistent_id: str, challenge: dict) -> SecondFactor | None:
+    """The factor as step 2 shows it, without a query: what a kind shows
+    (step_fields, step_instructions, describe_challenge) depends only on its
+    class and the challenge the pending login keeps (the contract test
+    checks that it equals what the loaded factor shows)."""
+    model, pk = _model_and_pk(persistent_id)
+    if model is None:
         return None
-    if not issubclass(model, SecondFactor):
+    factor = model.for_presentation(pk)
+    factor.challenge = challenge
+    return factor
+
+
+def load_factor(persistent_id: str, *, for_verify: bool = False) -> SecondFactor | None:
+    """The factor behind a django-otp persistent id, or None. With
+    for_verify=True it stays locked until the transaction ends (django-otp's
+    for_verify), so concurrent answers are decided one at a time."""
+    model, pk = _model_and_pk(persistent_id)
+    if model is None:
         return None
     found = model.for_login()
     if for_verify:
@@ -112,6 +130,11 @@ class SecondFactor(ThrottlingMixin, Device):
     def for_login(cls):
         """The rows step 2 loads, with what verifying one reads (one query)."""
         return cls.objects.all()
+
+    @classmethod
+    def for_presentation(cls, pk: int) -> SecondFactor:
+        """An unsaved stand-in of row `pk` that can show its step 2."""
+        return cls(pk=pk)
 
     challenge: dict = {}
 

@@ -191,7 +191,7 @@ class OcraKind(_DigitsKind):
         return _(
             "Switch on your %(device)s, enter your PIN, then type the challenge %(question)s into it. "
             "Enter the response it shows, without spaces."
-        ) % {"device": self.security_device.get_type_display(), "question": self.question}
+        ) % {"device": self.get_kind_display(), "question": self.question}
 
     def describe_challenge(self) -> dict:
         return {"type": "ocra", "question": self.question}
@@ -249,7 +249,7 @@ class TotpKind(_DigitsKind):
     def step_instructions(self) -> str:
         return _("Enter the %(digits)d-digit code your %(device)s shows now, without spaces.") % {
             "digits": self.code_length,
-            "device": self.security_device.get_type_display(),
+            "device": self.get_kind_display(),
         }
 
     def describe_challenge(self) -> dict:

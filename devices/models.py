@@ -136,6 +136,10 @@ class DeviceBinding(SecondFactor):
         return as_kind(super().from_db(db, field_names, values), DeviceBinding.KINDS)
 
     @classmethod
+    def for_presentation(cls, pk: int) -> DeviceBinding:
+        return cls(pk=pk, kind=getattr(cls, "kind_name", ""))
+
+    @classmethod
     def for_login(cls):
         # The physical device comes with the binding (its seed and status);
         # loaded for_verify, its row is locked too, so one physical device

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from accounts.models import User, has_bad_character
 from audit import trail
-from devices.factors import SecondFactor, load_factor, offered_to
+from devices.factors import SecondFactor, load_factor, offered_to, presented
 from help import refusals
 
 from . import lockout
@@ -165,15 +165,12 @@ def load_pending(token: str | None, now: datetime) -> PendingLogin | None:
 
 
 def offers(pending: PendingLogin) -> list[Offer]:
-    """The factors step 2 offers, each holding the challenge it was asked.
-
-    Loaded without a lock, to show the page; answering reloads the one
-    answered for verification."""
+    """The factors step 2 offers, each holding the challenge it was asked,
+    as the page shows them (no query); answering loads the one answered."""
     shown = []
     for index, offer in enumerate(pending.offers):
-        factor = load_factor(offer["device"])
+        factor = presented(offer["device"], offer["challenge"])
         if factor is not None:
-            factor.challenge = offer["challenge"]
             shown.append(Offer(index, factor))
     return shown
 

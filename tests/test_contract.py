@@ -149,6 +149,24 @@ def test_L2_contract_every_kind_is_a_second_factor(kind, alice):
     assert type(factors[0]).__name__ != "DeviceBinding", "each kind loads as its own class"
 
 
+def test_L2_contract_step_two_shows_the_same_without_loading_the_factor(kind, alice, clock):
+    """What a kind shows at step 2 depends only on its class and the
+    challenge: the stand-in the page is built from (no query) shows what the
+    loaded factor shows."""
+    from devices.factors import presented
+
+    offer = _offer(_step_one())
+    loaded = load_factor(offer["device"])
+    loaded.challenge = offer["challenge"]
+    with CaptureQueriesContext(connection) as run:
+        shown = presented(offer["device"], offer["challenge"])
+        fields = {name: (str(field.label), field.widget.attrs) for name, field in shown.step_fields().items()}
+        seen = (shown.step_instructions(), shown.describe_challenge(), shown.offer)
+    assert run.captured_queries == []
+    assert fields == {name: (str(f.label), f.widget.attrs) for name, f in loaded.step_fields().items()}
+    assert seen == (loaded.step_instructions(), loaded.describe_challenge(), loaded.offer)
+
+
 def test_L2_contract_right_answer_logs_in_with_full_scope(kind, alice, clock):
     step = _step_one()
     opened = _answer(step, kind.right(alice, _offer(step)["challenge"]))
