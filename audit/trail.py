@@ -35,6 +35,7 @@ def record(
     request: HttpRequest | None = None,
     actor: User | None = None,
     client: Client | None = None,
+    client_id: int | None = None,
     username: str = "",
     verification: IdentityVerification | None = None,
     outcome: str = "ok",
@@ -58,6 +59,8 @@ def record(
         details=details or {},
     )
     # Append-only: one INSERT.
+    if client is None and client_id is not None:
+        event.client_id = client_id  # the login knows the id; loading the client would cost a query
     event.save(force_insert=True)
     log(event)
     return event

@@ -86,7 +86,7 @@ def _check_length(value: str, what: str) -> None:
 
 
 def _user_for_login(username: str) -> User | None:
-    return User.objects.filter(username=username, is_active=True).select_related("client").first()
+    return User.objects.filter(username=username, is_active=True).first()
 
 
 def password_step(
@@ -137,7 +137,7 @@ def _after_password(user, username, reservation, opener, channel, now, request):
         trail.record(
             "login",
             request=request,
-            client=user.client,
+            client_id=user.client_id,
             username=username,
             details={"scope": "unenrolled", "channel": channel},
         )
@@ -152,15 +152,15 @@ def _after_password(user, username, reservation, opener, channel, now, request):
         expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
         offers=[{"device": factor.persistent_id, "challenge": factor.generate_challenge()} for factor in factors],
     )
-    trail.record("login.password", request=request, client=user.client, username=username, outcome="passed")
+    trail.record("login.password", request=request, client_id=user.client_id, username=username, outcome="passed")
     return opener.second_factor_needed(pending, token)
 
 
 def load_pending(token: str | None, now: datetime) -> PendingLogin | None:
-    """The live pending login of this token, with its user and client."""
+    """The live pending login of this token, with its user."""
     if not isinstance(token, str) or not token:
         return None
-    pending = PendingLogin.objects.select_related("user__client").filter(token_hash=token_hash(token)).first()
+    pending = PendingLogin.objects.select_related("user").filter(token_hash=token_hash(token)).first()
     return pending if pending is not None and pending.is_live(now) else None
 
 
@@ -214,7 +214,7 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if reservation.refused:
         PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
         trail.record(
-            "login.code", request=request, client=user.client, username=user.username, outcome="locked", rule="L3"
+            "login.code", request=request, client_id=user.client_id, username=user.username, outcome="locked", rule="L3"
         )
         return refusals.locked_out(reservation.locked_until)
 
@@ -246,7 +246,7 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         trail.record(
             "login.code",
             request=request,
-            client=user.client,
+            client_id=user.client_id,
             username=user.username,
             outcome="failed",
             rule=rule,
@@ -262,7 +262,7 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     trail.record(
         "login",
         request=request,
-        client=user.client,
+        client_id=user.client_id,
         username=user.username,
         details={"scope": factor.access_scope(now), "channel": channel, **factor.audit_details()},
     )
