@@ -83,48 +83,64 @@ def _refused(request, template: str, context: dict, refusal: money.Refusal) -> H
     return response
 
 
-@money_scope_required
-@require_http_methods(["GET", "POST"])
-def withdrawals_view(request: HttpRequest) -> HttpResponse:
-    """B1: the client's withdrawal requests and a form for a new one, within both limits."""
+def _money_request_page(request: HttpRequest, *, form_class, ask, recorded: str, page: str, template: str, listing):
+    """A money page (B1, B3): the client's requests and a form for a new one.
+
+    `ask(form, enrolled, now)` records the request or returns a Refusal (it
+    writes nothing then); `recorded` is the message of a request recorded;
+    `listing(client, accounts, enrolled, now)` the page's own context."""
     client = request.user.client
     now = timezone.now()
     enrolled = access.is_enrolled(request)
     accounts = _open_accounts(client, now)
-    form = WithdrawalForm(request.POST if request.method == "POST" else None, accounts=accounts)
+    form = form_class(request.POST if request.method == "POST" else None, accounts=accounts)
     status = 200
     refusal = None
     if request.method == "POST":
         _posted_account_is_not_theirs(request, client)
         if form.is_valid():
-            result = money.request_withdrawal(
-                request.user,
-                form.cleaned_data["account"],
-                form.cleaned_data["amount"],
-                enrolled=enrolled,
-                now=now,
-                request=request,
-            )
+            result = ask(form, enrolled, now)
             if not isinstance(result, money.Refusal):
                 messages.success(
                     request,
-                    gettext("Your withdrawal request of %(amount)s USD from account %(account)s is recorded.")
-                    % {"amount": money.usd(result.amount_usd), "account": result.account.number},
+                    recorded % {"amount": money.usd(result.amount_usd), "account": result.account.number},
                 )
-                return redirect("withdrawals")
+                return redirect(page)
             refusal = result
         else:
             status = 400
-    context = {
-        "form": form,
-        "enrolled": enrolled,
-        "rooms": [(account, money.withdrawal_room(account, enrolled=enrolled, now=now)) for account in accounts],
-        "destination": money.current_instructions(client.pk),
-        "withdrawals": Withdrawal.objects.filter(account__client=client).select_related("account", "destination")[:100],
-    }
+    context = {"form": form, "enrolled": enrolled, **listing(client, accounts, enrolled, now)}
     if refusal is not None:
-        return _refused(request, "accounts/withdrawals.html", context, refusal)
-    return render(request, "accounts/withdrawals.html", context, status=status)
+        return _refused(request, template, context, refusal)
+    return render(request, template, context, status=status)
+
+
+@money_scope_required
+@require_http_methods(["GET", "POST"])
+def withdrawals_view(request: HttpRequest) -> HttpResponse:
+    """B1: the client's withdrawal requests and a form for a new one, within both limits."""
+    return _money_request_page(
+        request,
+        form_class=WithdrawalForm,
+        ask=lambda form, enrolled, now: money.request_withdrawal(
+            request.user,
+            form.cleaned_data["account"],
+            form.cleaned_data["amount"],
+            enrolled=enrolled,
+            now=now,
+            request=request,
+        ),
+        recorded=gettext("Your withdrawal request of %(amount)s USD from account %(account)s is recorded."),
+        page="withdrawals",
+        template="accounts/withdrawals.html",
+        listing=lambda client, accounts, enrolled, now: {
+            "rooms": [(a, money.withdrawal_room(a, enrolled=enrolled, now=now)) for a in accounts],
+            "destination": money.current_instructions(client.pk),
+            "withdrawals": Withdrawal.objects.filter(account__client=client).select_related("account", "destination")[
+                :100
+            ],
+        },
+    )
 
 
 @money_scope_required
@@ -140,44 +156,26 @@ def withdrawal_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def deposits_view(request: HttpRequest) -> HttpResponse:
     """B3: ACH/EFT deposit requests; unenrolled accounts up to the initial cap in total."""
-    client = request.user.client
-    now = timezone.now()
-    enrolled = access.is_enrolled(request)
-    accounts = _open_accounts(client, now)
-    form = DepositForm(request.POST if request.method == "POST" else None, accounts=accounts)
-    status = 200
-    refusal = None
-    if request.method == "POST":
-        _posted_account_is_not_theirs(request, client)
-        if form.is_valid():
-            result = money.request_deposit(
-                request.user,
-                form.cleaned_data["account"],
-                form.cleaned_data["amount"],
-                form.cleaned_data["method"],
-                enrolled=enrolled,
-                now=now,
-                request=request,
-            )
-            if not isinstance(result, money.Refusal):
-                messages.success(
-                    request,
-                    gettext("Your deposit request of %(amount)s USD to account %(account)s is recorded.")
-                    % {"amount": money.usd(result.amount_usd), "account": result.account.number},
-                )
-                return redirect("deposits")
-            refusal = result
-        else:
-            status = 400
-    context = {
-        "form": form,
-        "enrolled": enrolled,
-        "rooms": [(account, money.deposit_room(account, enrolled=enrolled)) for account in accounts],
-        "deposits": Deposit.objects.filter(account__client=client).select_related("account")[:100],
-    }
-    if refusal is not None:
-        return _refused(request, "accounts/deposits.html", context, refusal)
-    return render(request, "accounts/deposits.html", context, status=status)
+    return _money_request_page(
+        request,
+        form_class=DepositForm,
+        ask=lambda form, enrolled, now: money.request_deposit(
+            request.user,
+            form.cleaned_data["account"],
+            form.cleaned_data["amount"],
+            form.cleaned_data["method"],
+            enrolled=enrolled,
+            now=now,
+            request=request,
+        ),
+        recorded=gettext("Your deposit request of %(amount)s USD to account %(account)s is recorded."),
+        page="deposits",
+        template="accounts/deposits.html",
+        listing=lambda client, accounts, enrolled, now: {
+            "rooms": [(a, money.deposit_room(a, enrolled=enrolled)) for a in accounts],
+            "deposits": Deposit.objects.filter(account__client=client).select_related("account")[:100],
+        },
+    )
 
 
 def _change_view(request: HttpRequest, *, kind: str, form, template: str, context: dict) -> HttpResponse:
