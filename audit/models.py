@@ -13,7 +13,7 @@ class AuditEvent(models.Model):
     """
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
-    action = models.CharField(_("action"), max_length=64, db_index=True)
+    action = models.CharField(_("action"), max_length=64)
     outcome = models.CharField(_("outcome"), max_length=32, default="ok")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -26,7 +26,7 @@ class AuditEvent(models.Model):
     client = models.ForeignKey(
         "accounts.Client", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("client")
     )
-    username = models.CharField(_("username"), max_length=64, blank=True, db_index=True)
+    username = models.CharField(_("username"), max_length=64, blank=True)
     ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     verification = models.ForeignKey(
         "accounts.IdentityVerification",
@@ -38,11 +38,23 @@ class AuditEvent(models.Model):
     )
     rule = models.CharField(_("rule"), max_length=8, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
-    # J2: jobs write their events with a key, so a second run writes none.
-    dedupe_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    dedupe_key = models.CharField(max_length=128, null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
+        # Exact lookups only (the admin's filters, a client's timeline): plain
+        # b-tree indexes, not the extra pattern-matching (LIKE) index Django
+        # adds on PostgreSQL for a CharField's db_index or unique, which every
+        # event would pay for on insert (the lift job writes them by the
+        # hundred thousand).
+        indexes = [
+            models.Index(fields=["action"], name="audit_action"),
+            models.Index(fields=["username"], name="audit_username"),
+        ]
+        constraints = [
+            # J2: jobs write their events with a key, so a second run writes none.
+            models.UniqueConstraint(fields=["dedupe_key"], name="audit_dedupe_key_unique"),
+        ]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 
