@@ -239,6 +239,36 @@ def login_fully(http: HttpClient, user: User, password: str = PASSWORD):
     return csrf_post(http, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
 
 
+INVALID = b"Invalid user name password combination"
+
+
+def attempt(web, username: str, password: str, **extra):
+    """Step 1 through the web form."""
+    return csrf_post(web, "/login/", {"username": username, "password": password}, **extra)
+
+
+def fail(web, username: str, times: int) -> None:
+    """`times` wrong passwords, each answered with the plain L2 message."""
+    for _ in range(times):
+        response = attempt(web, username, WRONG)
+        assert response.status_code == 401, response.content[:300]
+        assert INVALID in response.content
+
+
+def assert_logs_in(web, user) -> None:
+    response = login_fully(web, user)
+    assert response.status_code == 302 and response.url == "/", response.content[:300]
+
+
+def assert_nothing_half_written() -> None:
+    """A refusal before any check stores nothing: no login record of any kind."""
+    from login.models import LoginAttempt, LoginGuard, PendingLogin
+
+    assert not PendingLogin.objects.exists()
+    assert not LoginGuard.objects.exists()
+    assert not LoginAttempt.objects.exists()
+
+
 def masked(response, username: str) -> bytes:
     """The page without its per-response CSRF token and with the typed
     username replaced, so two answers can be compared byte for byte."""

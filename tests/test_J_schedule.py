@@ -19,9 +19,9 @@ from login.tasks import lift_expired_lockouts
 from sls_portal.celery import app
 from tests.conftest import (
     PASSWORD,
-    WRONG,
-    csrf_post,
-    login_fully,
+    assert_logs_in,
+    attempt,
+    fail,
 )
 
 
@@ -32,26 +32,6 @@ def real_broker():
         yield app
     finally:
         app.conf.task_always_eager = True
-
-
-def assert_logs_in(web, user) -> None:
-    response = login_fully(web, user)
-    assert response.status_code == 302 and response.url == "/", response.content[:300]
-
-
-INVALID = b"Invalid user name password combination"
-
-
-def attempt(web, username: str, password: str, **extra):
-    return csrf_post(web, "/login/", {"username": username, "password": password}, **extra)
-
-
-def fail(web, username: str, times: int) -> None:
-    """`times` wrong passwords, each answered with the plain L2 message."""
-    for _ in range(times):
-        response = attempt(web, username, WRONG)
-        assert response.status_code == 401, response.content[:300]
-        assert INVALID in response.content
 
 
 def test_J1_beat_schedules_the_lockout_job():

@@ -8,22 +8,15 @@ import logging
 import pytest
 
 from audit.models import AuditEvent
-from login.models import LoginAttempt, LoginGuard, PendingLogin
+from login.models import LoginGuard
 from tests.conftest import (
+    INVALID,
     PASSWORD,
     WRONG,
+    assert_nothing_half_written,
     csrf_post,
     log_in_step_one,
 )
-
-
-def assert_nothing_half_written() -> None:
-    assert not PendingLogin.objects.exists()
-    assert not LoginGuard.objects.exists()
-    assert not LoginAttempt.objects.exists()
-
-
-INVALID = b"Invalid user name password combination"
 
 
 def test_L1_bad_character_before_password_check(web, alice):

@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 
 from audit.models import AuditEvent
-from login.models import LoginAttempt, LoginGuard, PendingLogin
+from login.models import LoginAttempt, PendingLogin
 from tests.conftest import (
+    INVALID,
     PASSWORD,
     WRONG,
+    assert_nothing_half_written,
     card_codes_for,
     csrf_post,
     log_in_step_one,
@@ -21,17 +23,9 @@ from tests.conftest import (
     pending_positions,
 )
 
-INVALID = b"Invalid user name password combination"
-
 
 def templates(response) -> list[str]:
     return [template.name for template in response.templates]
-
-
-def assert_nothing_half_written() -> None:
-    assert not PendingLogin.objects.exists()
-    assert not LoginGuard.objects.exists()
-    assert not LoginAttempt.objects.exists()
 
 
 def test_L2_full_two_step_login_with_code_card(web, alice, clock):
@@ -104,7 +98,6 @@ def test_SEC6_the_dummy_hash_exists_before_the_first_request():
 
 
 def test_L2_wrong_code_login_failed_and_new_challenge(web, alice, clock):
-    from login.models import PendingLogin
 
     csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
     asked = PendingLogin.objects.get(user=alice).challenge_serial

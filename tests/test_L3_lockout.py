@@ -29,34 +29,16 @@ from tests.conftest import (
     VERIFIED,
     WRONG,
     admin_login,
+    assert_logs_in,
+    attempt,
     check_password_step,
     csrf_post,
+    fail,
     lock,
-    login_fully,
     masked,
     totp_device,
     user_url,
 )
-
-
-def assert_logs_in(web, user) -> None:
-    response = login_fully(web, user)
-    assert response.status_code == 302 and response.url == "/", response.content[:300]
-
-
-INVALID = b"Invalid user name password combination"
-
-
-def attempt(web, username: str, password: str, **extra):
-    return csrf_post(web, "/login/", {"username": username, "password": password}, **extra)
-
-
-def fail(web, username: str, times: int) -> None:
-    """`times` wrong passwords, each answered with the plain L2 message."""
-    for _ in range(times):
-        response = attempt(web, username, WRONG)
-        assert response.status_code == 401, response.content[:300]
-        assert INVALID in response.content
 
 
 def is_locked(username: str) -> bool:
