@@ -205,3 +205,13 @@ def test_D5_device_list_filters_by_status_and_finds_exact_serial_and_client(desk
     number = alice.client.accounts.get().number
     for term in (number, "alice", alice.client.email):
         assert device.serial.encode() in desk.get("/admin/devices/securitydevice/", {"q": term}).content, term
+
+
+def test_D5_report_page_shows_the_form_and_the_outcome(desk, alice, clock, mailoutbox):
+    device = device_of(alice)
+    page = desk.get(report_path(device))
+    assert page.status_code == 200
+    assert b'name="reason"' in page.content and b'name="method"' in page.content and b"(T6)" in page.content
+    done = desk.get(report(desk, device, DeviceStatus.LOST).url).content.decode()
+    assert "is now reported lost. Sessions ended for: alice." in done
+    assert "not active (Reported lost)" in desk.get(report_path(device)).content.decode()
