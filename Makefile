@@ -3,6 +3,7 @@
 #   make run           demo on http://127.0.0.1:8000 (web + Celery worker with beat); make run PORT=8001
 #   make demo-card     a demo client's card codes: make demo-card CLIENT=enrolled1 POSITIONS="12 187"
 #   make demo-totp     the demo agent's admin code: make demo-totp (AGENT=agent)
+#   make demo-device   what a demo client's device shows: make demo-device CLIENT=gold1 QUESTION=123456 (or SERIAL=...)
 #   make demo-reset    the demo from scratch: new database and broker, demo data again
 #   make test          linters, import layers, then the whole pytest suite (DATABASE_URL / CELERY_BROKER_URL pass through)
 #   make check-deploy  Django's deployment checks with production-like settings
@@ -27,11 +28,13 @@ PORT      ?= 8000
 CLIENT    ?= enrolled1
 POSITIONS ?=
 AGENT     ?= agent
+SERIAL    ?=
+QUESTION  ?=
 
-.PHONY: help venv run demo-card demo-totp demo-reset test lint check-deploy bench bench-jobs clean distclean
+.PHONY: help venv run demo-card demo-totp demo-device demo-reset test lint check-deploy bench bench-jobs clean distclean
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- virtual environment --------------------------------------------------
 
@@ -80,6 +83,11 @@ demo-card: venv
 
 demo-totp: venv
 	@$(DEV_ENV) $(MANAGE) demo_totp $(AGENT)
+
+# The current code of a time-based device, or the response to QUESTION
+# (the challenge step 2 shows) of a challenge-response one.
+demo-device: venv
+	@$(DEV_ENV) $(MANAGE) device_simulator $(if $(SERIAL),$(SERIAL),--client $(CLIENT)) --question "$(QUESTION)"
 
 # Stop `make run` first: the demo starts again from an empty database.
 demo-reset: venv

@@ -32,7 +32,7 @@ from accounts import changes
 from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from audit import trail
 from devices import flows as device_flows
-from devices.models import SecurityDevice
+from devices.models import DeviceStatus, SecurityDevice
 from login import lockout
 
 
@@ -258,3 +258,51 @@ def decide_change_request(
         return changes.decide(
             change.pk, approve=approve, reason=reason, agent=agent, verification=verification, now=now, request=request
         )
+
+
+def _reported_sentence(status: str, device: SecurityDevice) -> str:
+    """The e-mail's first sentence: what the client told us (one sentence per
+    reason, so that each language can agree its words)."""
+    values = {"device": device.get_type_display(), "serial": device.serial}
+    if status == DeviceStatus.LOST:
+        return _("As you told our Customer Service, your %(device)s with serial number %(serial)s is lost.") % values
+    if status == DeviceStatus.STOLEN:
+        return _("As you told our Customer Service, your %(device)s with serial number %(serial)s was stolen.") % values
+    return _("As you told our Customer Service, your %(device)s with serial number %(serial)s is damaged.") % values
+
+
+def report_device(
+    device: SecurityDevice,
+    status: str,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> list[str]:
+    """D5, T6, SECURITY.md 5: a verified caller reports their device lost,
+    stolen or damaged. The device stops working, the sessions that rode on
+    it end, the client is told by e-mail what to do next; one transaction
+    with its audit event. Raises devices.flows.DeviceConflict (and records
+    nothing) for a device that is not active."""
+    client = device.client
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        usernames = device_flows.report_device(
+            device, status, agent=agent, now=now, verification=verification, request=request
+        )
+        # In the client's language, not the agent's; if the mail cannot be
+        # sent, the report rolls back with it.
+        with translation.override(client.language or settings.LANGUAGE_CODE):
+            context = {
+                "client": client,
+                "reported": _reported_sentence(status, device),
+                "phones": client.region.phones,
+            }
+            send_mail(
+                subject=_("Your security device no longer works"),
+                message=render_to_string("admin/devices/device_reported_email.txt", context),
+                from_email=None,
+                recipient_list=[client.email],
+            )
+    return usernames

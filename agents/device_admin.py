@@ -8,10 +8,14 @@ actions. The seed is never a field, not even read-only (SECURITY.md 18).
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Account, Client, User
 from devices.models import DeviceBinding, SecurityDevice
 
 from . import views
@@ -36,6 +40,25 @@ class SecurityDeviceInline(ReadOnlyInline):
     model = SecurityDevice
     fields = ("serial", "type", "status", "activated_at", "deactivated_at")
 
+    def get_fields(self, request, obj=None):
+        # D5: an active device can be reported from the client's page too.
+        if request.user.has_perm(views.PERM_REPORT_DEVICE):
+            return (*self.fields, "report_link")
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description=_("lost, stolen or damaged"))
+    def report_link(self, device: SecurityDevice) -> str:
+        if not device.pk or not device.is_active:
+            return ""
+        return format_html('<a href="{}">{}</a>', report_url(device), _("Report"))
+
+
+def report_url(device: SecurityDevice) -> str:
+    return reverse("admin:devices_securitydevice_report", args=[device.pk])
+
 
 class BindingInline(ReadOnlyInline):
     """D7: the usernames that log in with this device."""
@@ -52,17 +75,41 @@ class BindingInline(ReadOnlyInline):
 class SecurityDeviceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Devices are issued through the client's page, with a verification (L5)."""
 
-    list_display = ("serial", "type", "status", "client", "activated_at", "issued_by", "printout_taken_at")
+    list_display = (
+        "serial",
+        "type",
+        "status",
+        "client",
+        "activated_at",
+        "deactivated_at",
+        "issued_by",
+        "printout_taken_at",
+    )
     list_filter = ("type", "status")
     list_select_related = ("client", "issued_by")
     search_fields = ("serial__exact", "client__email__exact")
-    search_help_text = _("Exact serial number or client's e-mail of record.")
+    search_help_text = _(
+        "Exact serial number, or the client's exact e-mail of record, account number or username: "
+        "lists that client's devices."
+    )
     raw_id_fields = ("client",)
     show_full_result_count = False
     actions = None
     fields = DEVICE_FIELDS
+
+    def get_search_results(self, request, queryset, search_term):
+        # Each an exact lookup on a unique index, bounded; no join, no DISTINCT.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        clients = list(Client.objects.filter(email=term).values_list("pk", flat=True)[:100])
+        clients += Account.objects.filter(number=term).values_list("client_id", flat=True)[:1]
+        clients += User.objects.filter(username=term, client__isnull=False).values_list("client_id", flat=True)[:1]
+        return queryset.filter(Q(serial=term) | Q(client_id__in=clients)), False
+
     readonly_fields = DEVICE_FIELDS
     inlines = (BindingInline,)
+    change_form_template = "admin/agent_change_form.html"
 
     def get_urls(self) -> list[URLPattern]:
         def printout(request: HttpRequest, object_id: str) -> HttpResponse:
@@ -74,5 +121,27 @@ class SecurityDeviceAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(printout),
                 name="devices_securitydevice_printout",
             ),
+            *self._report_urls(),
             *super().get_urls(),
         ]
+
+    # D5: "Report lost, stolen or damaged" on the device's page.
+
+    def _report_urls(self) -> list[URLPattern]:
+        def report(request: HttpRequest, object_id: str) -> HttpResponse:
+            return views.report_device_view(request, self, object_id)
+
+        return [
+            path(
+                "<path:object_id>/report/",
+                self.admin_site.admin_view(report),
+                name="devices_securitydevice_report",
+            )
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        device = self.get_object(request, unquote(object_id))
+        links = list((extra_context or {}).get("agent_links", []))
+        if device is not None and device.is_active and request.user.has_perm(views.PERM_REPORT_DEVICE):
+            links.append({"label": _("Report lost, stolen or damaged"), "url": report_url(device)})
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "agent_links": links})

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 from accounts.changes import ChangeConflict
 from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from devices.flows import DeviceConflict, take_printout
-from devices.models import DeviceType, SecurityDevice
+from devices.models import DeviceStatus, DeviceType, SecurityDevice
 from devices.printing import code_card_pdf
 from login import lockout
 
@@ -441,3 +441,95 @@ def approve_change_view(request: HttpRequest, model_admin: ModelAdmin, object_id
 def reject_change_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
     """B2: the Security team rejects a client's change, with a reason."""
     return _decide_change_view(request, model_admin, object_id, approve=False)
+
+
+PERM_REPORT_DEVICE = "devices.report_device"
+
+
+class ReportDeviceForm(VerificationForm):
+    """D5: what happened to the device, and the identity verification of the call."""
+
+    reason = forms.ChoiceField(
+        label=gettext_lazy("What happened to the device"),
+        choices=[
+            ("", "---------"),
+            (DeviceStatus.LOST, gettext_lazy("Lost")),
+            (DeviceStatus.STOLEN, gettext_lazy("Stolen")),
+            (DeviceStatus.DAMAGED, gettext_lazy("Damaged")),
+        ],
+        error_messages={
+            "required": gettext_lazy("Choose what happened to the device: lost, stolen or damaged."),
+            "invalid_choice": gettext_lazy("Choose what happened to the device: lost, stolen or damaged."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+        # The reason first, then the verification.
+        self.order_fields(["reason", "method", "reference", "notes"])
+
+
+def report_device_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """D5, SECURITY.md 5: report a device lost, stolen or damaged for a verified caller."""
+    _require(request, PERM_REPORT_DEVICE)
+    device = get_object_or_404(SecurityDevice.objects.select_related("client"), pk=object_pk(object_id))
+    now = timezone.now()
+    recent = actions.recent_verification(device.client, agent=request.user, now=now)
+    form = ReportDeviceForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                usernames = actions.report_device(
+                    device,
+                    form.cleaned_data["reason"],
+                    agent=request.user,
+                    now=now,
+                    request=request,
+                    new_verification=form.new_verification(),
+                )
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except DeviceConflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(device)s is now %(status)s. Sessions ended for: %(usernames)s. "
+                        "The client was told by e-mail how to get a temporary passcode."
+                    )
+                    % {
+                        "device": device,
+                        "status": device.get_status_display().lower(),
+                        "usernames": ", ".join(usernames) or "-",
+                    },
+                )
+                return HttpResponseRedirect(_change_url(device))
+        status = 400
+    if device.is_active:
+        explanation = _(
+            "The device stops working at once for every username of the client (D7), their sessions end, and the "
+            "client is e-mailed how to get a temporary passcode and that the device may be charged (T6)."
+        )
+    else:
+        explanation = _(
+            "This device is not active (%(status)s): only an active device can be reported lost, stolen or "
+            "damaged (D5)."
+        ) % {"status": device.get_status_display()}
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Report device lost, stolen or damaged"),
+            "original": device,
+            "subject_client": device.client,
+            "explanation": explanation,
+            "submit_label": _("Report the device"),
+            "form": form,
+            "recent_verification": recent,
+            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+        },
+        status=status,
+    )

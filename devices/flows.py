@@ -120,3 +120,57 @@ def take_printout(device: SecurityDevice, *, agent: User, now: datetime, request
         details={"serial": device.serial},
     )
     return bool(taken)
+
+
+# D5, T6: what an agent may record about a device a client no longer has in hand.
+REPORTED_STATUSES = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED)
+
+
+def report_device(
+    device: SecurityDevice,
+    status: str,
+    *,
+    agent: User,
+    now: datetime,
+    verification: IdentityVerification | None = None,
+    request=None,
+) -> list[str]:
+    """D5, SECURITY.md 5: the device is reported lost, stolen or damaged.
+
+    It stops verifying at once: the access scope ends a session riding on
+    it at its next request, and the sessions of every username bound to it
+    end too (even a request in flight stops). Audited. Returns the usernames
+    whose sessions ended. Raises DeviceConflict (and changes nothing) for a
+    device that is not active. The caller's transaction holds it all."""
+    if status not in REPORTED_STATUSES:
+        raise ValueError(f"not a reportable status: {status!r}")
+    with transaction.atomic():
+        # The device's row locked: two agents reporting at once take turns,
+        # and the second is told it is no longer active.
+        locked = SecurityDevice.objects.select_for_update().filter(pk=device.pk).first()
+        if locked is None or locked.status != DeviceStatus.ACTIVE:
+            current = locked.get_status_display() if locked is not None else ""
+            raise DeviceConflict(
+                _(
+                    "This device is not active (%(status)s): only an active device can be reported lost, "
+                    "stolen or damaged (D5). Nothing was changed."
+                )
+                % {"status": current}
+            )
+        SecurityDevice.objects.filter(pk=device.pk).update(status=status, deactivated_at=now)
+        device.status, device.deactivated_at = status, now
+        users = list(User.objects.filter(pk__in=device.bindings.values("user_id")).order_by("username"))
+        for user in users:
+            user.end_all_sessions(now)
+        usernames = [user.username for user in users]
+        trail.record(
+            "device.report",
+            request=request,
+            actor=agent,
+            client=device.client,
+            verification=verification,
+            rule="D5",
+            details={"serial": device.serial, "type": device.type, "status": status, "sessions_ended": usernames},
+            at=now,
+        )
+    return usernames

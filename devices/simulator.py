@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .models import DeviceBinding, SecurityDevice
+from accounts.models import User
+
+from .models import DeviceBinding, SecurityDevice, active_binding_for
 
 
 def displays(serial: str, *, now: datetime, question: str = "") -> tuple[SecurityDevice, list[str]] | None:
@@ -16,3 +18,10 @@ def displays(serial: str, *, now: datetime, question: str = "") -> tuple[Securit
     if device is None:
         return None
     return device, DeviceBinding.KINDS[device.type].display(device, now=now, question=question)
+
+
+def active_serial_of(username: str) -> str | None:
+    """The serial of the username's active device, or None."""
+    user = User.objects.filter(username=username).first()
+    binding = active_binding_for(user) if user is not None else None
+    return binding.security_device.serial if binding is not None else None

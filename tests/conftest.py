@@ -132,6 +132,8 @@ def _recreate_agent_groups() -> None:
     migration.create_groups(state.apps, None)
     b2 = importlib.import_module("agents.migrations.0002_b2_permissions")
     b2.add_permissions(MigrationLoader(connection).project_state(("agents", "0002_b2_permissions")).apps, None)
+    report = importlib.import_module("agents.migrations.0003_report_device")
+    report.add_permission(MigrationLoader(connection).project_state(("agents", "0003_report_device")).apps, None)
 
 
 @pytest.fixture

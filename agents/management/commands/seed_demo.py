@@ -17,8 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.demo import require_debug
 from accounts.models import Account, Client, User
-from devices.flows import issue_code_card
-from devices.models import DeviceStatus, SecurityDevice
+from devices.flows import issue_code_card, issue_device
+from devices.models import DeviceStatus, DeviceType, SecurityDevice
 from login import lockout
 from login.models import LoginAttempt
 
@@ -31,6 +31,19 @@ PERSONAS = [
     ("locked1", "Carla", "Meyer", "DE", "42000.00", "locked"),
     ("closed1", "Daniel", "Wong", "HK", "0.00", "closed"),
 ]
+
+# One client per permanent device kind besides the code card (enrolled1),
+# each with an active device; the PIN-bound kinds with a known demo PIN.
+# username, first, last, country, equity, device type, PIN
+DEVICE_PERSONAS = [
+    ("dscplus1", "Elena", "Bianchi", "IT", "60000.00", DeviceType.DSC_PLUS, "2580"),
+    ("gold1", "Frank", "Miller", "US", "400000.00", DeviceType.GOLD, "1357"),
+    ("platinum1", "Grace", "Lee", "SG", "2500000.00", DeviceType.PLATINUM, "8642"),
+    ("mobile1", "Hiro", "Sato", "JP", "12000.00", DeviceType.MOBILE, None),
+    ("alpine1", "Ingrid", "Larsen", "NO", "90000.00", DeviceType.ALPINE, None),
+]
+# Their account numbers, apart from the other personas'.
+DEVICE_ACCOUNT_BASE = 100
 
 
 class Command(BaseCommand):
@@ -45,7 +58,10 @@ class Command(BaseCommand):
             agent = self._agent()
             for number, (username, first, last, country, equity, state) in enumerate(PERSONAS, start=1):
                 self._persona(agent, number, username, first, last, country, Decimal(equity), state, now)
+            for number, persona in enumerate(DEVICE_PERSONAS, start=DEVICE_ACCOUNT_BASE):
+                self._device_persona(number, *persona, now=now)
         self._guide()
+        self._device_guide()
 
     def _agent(self) -> User:
         agent = User.objects.filter(username="agent").first()
@@ -89,6 +105,36 @@ class Command(BaseCommand):
                     username, step=LoginAttempt.Step.PASSWORD, ip="192.0.2.10", channel="web", now=now
                 )
                 lockout.resolve_failure(reservation, now)
+
+    def _device_persona(self, number, username, first, last, country, equity, device_type, pin, *, now) -> None:
+        if User.objects.filter(username=username).exists():
+            return
+        client = Client.objects.create(
+            first_name=first,
+            last_name=last,
+            email=f"{username}@example.com",
+            phone="+1 555 0100",
+            address=f"{number} Demo Street\nDemo City",
+            country=country,
+        )
+        Account.objects.create(
+            number=f"U9{number:06d}", client=client, equity_usd=Decimal(equity), funded_at=now - timedelta(days=400)
+        )
+        User.objects.create_user(username=username, password=DEMO_PASSWORD, client=client, email=client.email)
+        issue_device(client, device_type, now=now, pin=pin)
+
+    def _device_guide(self) -> None:
+        """How to log in with each kind: the simulator shows what the device would."""
+        w = self.stdout.write
+        w("\nClients with a permanent device (same password; step 2 asks the device):")
+        for username, _first, _last, _country, _equity, device_type, pin in DEVICE_PERSONAS:
+            label = DeviceType(device_type).label
+            if pin:
+                w(f"  {username:<11}  {label}, PIN {pin}. Step 2 shows a challenge; the device's response:")
+                w(f"               make demo-device CLIENT={username} QUESTION=<the challenge>")
+            else:
+                w(f"  {username:<11}  {label}. Step 2 asks the code it shows now:")
+                w(f"               make demo-device CLIENT={username}")
 
     def _guide(self) -> None:
         w = self.stdout.write
