@@ -209,3 +209,77 @@ def test_D1_mark_shipped_checks_serial_and_verification(dan, agent, clock):
         orders.mark_shipped(
             order, serial=order.device.serial, now=timezone.now(), agent=agent, verification=verification
         )
+
+
+# --- The agents' admin for orders --------------------------------------------------
+
+
+def test_D1_agent_orders_a_replacement_with_verification_audited(desk, alice, agent, clock):
+    from tests.conftest import VERIFIED, client_url, csrf_post
+
+    card = active_binding_for(alice).security_device
+    SecurityDevice.objects.filter(pk=card.pk).update(status=DeviceStatus.LOST, deactivated_at=timezone.now())
+    page = desk.get(client_url(alice, "order-device"))
+    assert page.status_code == 200 and b"Digital Security Card+" in page.content
+    response = csrf_post(desk, client_url(alice, "order-device"), VERIFIED)
+    assert response.status_code == 302
+    order = DeviceOrder.objects.get(client=alice.client)
+    assert order.replaces_id == card.pk and order.ordered_by == agent
+    assert order.verification.reference == "CALL-4711"
+    event = AuditEvent.objects.get(action="device.order.placed")
+    assert event.actor == agent and event.verification == order.verification
+
+
+def test_D1_agent_order_needs_verification_and_names_the_rule(desk, client_factory, clock):
+    from tests.conftest import NOT_VERIFIED, VERIFIED, client_url, csrf_post
+
+    person = client_factory("Zed", "Null", "US", username="zed", funded_at=None)
+    zed = person.users.get()
+    response = csrf_post(desk, client_url(zed, "order-device"), NOT_VERIFIED)
+    assert response.status_code == 400 and b"(L5)" in response.content
+    response = csrf_post(desk, client_url(zed, "order-device"), VERIFIED)
+    assert response.status_code == 400 and b"(D8)" in response.content
+    assert not DeviceOrder.objects.exists()
+    assert not IdentityVerification.objects.exists()  # nothing half-written
+
+
+def test_D1_agent_marks_shipped_with_the_serial(desk, dan, clock):
+    from tests.conftest import VERIFIED, csrf_post
+
+    order = orders.place(dan.client, now=timezone.now()).order
+    url = f"/admin/devices/deviceorder/{order.pk}/mark-shipped/"
+    response = csrf_post(desk, url, {**VERIFIED, "serial": "SC0000000001"})
+    assert response.status_code == 400 and b"does not match" in response.content
+    assert not IdentityVerification.objects.exists()
+    response = csrf_post(desk, url, {**VERIFIED, "serial": order.device.serial})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.shipped_at == timezone.now()
+    assert AuditEvent.objects.filter(action="device.order.shipped", verification__isnull=False).exists()
+    assert desk.get("/admin/devices/deviceorder/not-a-number/mark-shipped/").status_code == 404
+
+
+def test_D1_admin_lists_orders_by_status_with_a_date_hierarchy(desk, dan, client_factory, clock):
+    orders.place(dan.client, now=timezone.now())
+    gia = client_factory("Gia", "Bo", "IT", equity="20000.00")
+    orders.place(gia, now=timezone.now())
+    page = desk.get("/admin/devices/deviceorder/?status=requested")
+    assert page.status_code == 200
+    assert b"Moe" in page.content and b"Bo</a>" not in page.content
+    page = desk.get("/admin/devices/deviceorder/?status=awaiting_pin")
+    assert b"Gia Bo" in page.content and b"Dan Moe" not in page.content
+    assert b"projected_delivery_at__year=" in page.content  # the date hierarchy
+
+
+def test_D1_demo_data_has_an_order_in_transit(db, settings, capsys):
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent
+    order = DeviceOrder.objects.get(client__users__username="intransit1")
+    now = timezone.now()
+    assert order.status(now) == "shipped"
+    assert order.device.status == DeviceStatus.ISSUED
+    assert active_binding_for(order.client.users.get()) is None
+    assert order.device.serial in capsys.readouterr().out
