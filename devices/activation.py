@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -67,7 +68,22 @@ def begin(user, serial: str) -> DeviceBinding:
     return binding
 
 
-def finish(user, persistent_id: str, challenge: dict, code: str, *, now: datetime, request=None) -> DeviceBinding:
+def needs_passphrase(device: SecurityDevice) -> bool:
+    """D5: a device ordered with a passphrase (Platinum) asks it to activate."""
+    return DeviceOrder.objects.filter(device=device).exclude(passphrase_hash="").exists()
+
+
+def _passphrase_ok(device: SecurityDevice, passphrase: str) -> bool:
+    order = DeviceOrder.objects.filter(device=device).exclude(passphrase_hash="").first()
+    if order is None:
+        return True
+    typed = "".join((passphrase or "").split()).upper()
+    return check_password(typed, order.passphrase_hash)
+
+
+def finish(
+    user, persistent_id: str, challenge: dict, code: str, *, now: datetime, request=None, passphrase: str = ""
+) -> DeviceBinding:
     """Check the code as at login; on success the device is the one required
     at every login (D5: the one it replaces is revoked first, in the same
     transaction) and its order is activated."""
@@ -81,7 +97,13 @@ def finish(user, persistent_id: str, challenge: dict, code: str, *, now: datetim
             raise _not_theirs()
         device = factor.security_device
         factor.challenge = challenge or {}
-        ok = factor.verify_for_activation(code or "")
+        if not _passphrase_ok(device, passphrase):
+            # D5: a wrong passphrase is a failed attempt on the device's throttle.
+            factor.verify_is_allowed()
+            factor._throttle_write(reset=False)
+            ok = False
+        else:
+            ok = factor.verify_for_activation(code or "")
         if not ok:
             until = factor.throttled_until()
             trail.record(
@@ -97,8 +119,8 @@ def finish(user, persistent_id: str, challenge: dict, code: str, *, now: datetim
             refusal = ActivationRefused(
                 factor.format_hint(code or "")
                 or _(
-                    "That is not the code your device shows. Check that the serial number matches the back of "
-                    "your device and try again with a new code; if it still fails, call Customer Service."
+                    "That is not the code (or the passphrase) your device needs. Check that the serial number matches the back "
+                    "of your device and try again with a new code; if it still fails, call Customer Service."
                 ),
                 throttled_until=until,
             )

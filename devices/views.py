@@ -247,6 +247,23 @@ def mobile_activate_view(request: HttpRequest) -> HttpResponse:
 ACTIVATION = "sls_activation"
 
 
+class ActivationForm(ReconfirmForm):
+    """The device's own step-2 fields, and its passphrase when it has one (D5)."""
+
+    def __init__(self, data=None, *, factor):
+        super().__init__(data, factor=factor)
+        if activation.needs_passphrase(factor.security_device):
+            self.fields["passphrase"] = forms.CharField(
+                label=_("Passphrase from your confirmation page"),
+                max_length=64,
+                error_messages={"required": _("Type the passphrase printed on your confirmation page.")},
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+
+    def response(self) -> str:
+        return self.factor.response_from({name: self.cleaned_data[name] for name in self.factor.step_fields()})
+
+
 def _activation_page(request, *, form=None, code_form=None, factor=None, error="", status=200):
     client = request.user.client
     context = {
@@ -279,21 +296,27 @@ def activate_view(request: HttpRequest) -> HttpResponse:
                 form.add_error("serial", str(refused))
             else:
                 request.session[ACTIVATION] = {"id": factor.persistent_id, "challenge": factor.challenge}
-                return _activation_page(request, form=form, code_form=ReconfirmForm(factor=factor), factor=factor)
+                return _activation_page(request, form=form, code_form=ActivationForm(factor=factor), factor=factor)
         return _activation_page(request, form=form, status=400)
     asked = request.session.get(ACTIVATION) or {}
     factor = activation.load_factor(str(asked.get("id", "")))
     if factor is None or not isinstance(asked.get("challenge"), dict):
         return _activation_page(request, error=_("This page was open too long. Choose your device again."), status=400)
     factor.challenge = asked["challenge"]
-    code_form = ReconfirmForm(request.POST, factor=factor)
+    code_form = ActivationForm(request.POST, factor=factor)
     if not code_form.is_valid():
         return _activation_page(
             request, code_form=code_form, factor=factor, error=_("Type every code asked."), status=400
         )
     try:
         binding = activation.finish(
-            request.user, asked["id"], asked["challenge"], code_form.response(), now=timezone.now(), request=request
+            request.user,
+            asked["id"],
+            asked["challenge"],
+            code_form.response(),
+            now=timezone.now(),
+            request=request,
+            passphrase=code_form.cleaned_data.get("passphrase", ""),
         )
     except activation.ActivationRefused as refused:
         error = str(refused)
@@ -307,7 +330,9 @@ def activate_view(request: HttpRequest) -> HttpResponse:
             return _activation_page(request, error=error, status=400)
         factor.challenge = factor.generate_challenge()
         request.session[ACTIVATION] = {"id": factor.persistent_id, "challenge": factor.challenge}
-        return _activation_page(request, code_form=ReconfirmForm(factor=factor), factor=factor, error=error, status=400)
+        return _activation_page(
+            request, code_form=ActivationForm(factor=factor), factor=factor, error=error, status=400
+        )
     request.session.pop(ACTIVATION, None)
     # This session goes on with the new device; the ones that rode on the
     # device it replaced end at their next request (principle 2).

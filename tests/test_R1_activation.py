@@ -136,3 +136,31 @@ def test_R1_code_step_without_a_chosen_device_is_a_clear_400(web, dan):
 def test_R1_needs_login(web, dan):
     assert web.get(ACTIVATE).status_code == 302
     assert User.objects.get(pk=dan.pk).check_password(PASSWORD)
+
+
+def test_D5_R1_platinum_activates_only_with_its_passphrase(web, client_factory, clock):
+    from devices import algorithms
+
+    person = client_factory("Pat", "Rich", "CH", equity="2500000.00", username="pat")
+    pat = person.users.get()
+    placed = orders.place(person, now=timezone.now())
+    device = placed.order.device
+    login_fully(web, pat)
+    chosen = _choose(web, device.serial)
+    assert 'name="passphrase"' in chosen.content.decode()
+
+    def answer(passphrase):
+        question = web.session["sls_activation"]["challenge"]["question"]
+        binding = DeviceBinding.objects.get(user=pat, security_device=device)
+        code = algorithms.ocra_response(binding.ocra_suite, device.seed, question, device.pin_digest)
+        return _code_post(web, {"code": code, "passphrase": passphrase})
+
+    wrong = answer("AAAAA-BBBBB-CCCCC-DDDDD")
+    assert wrong.status_code == 400 and "passphrase" in wrong.content.decode()
+    device.refresh_from_db()
+    assert device.status == DeviceStatus.ISSUED
+    clock.shift(__import__("datetime").timedelta(minutes=1))  # past the device's throttle delay
+    right = answer(placed.passphrase.lower())
+    assert right.status_code == 200, right.content[:400]
+    device.refresh_from_db()
+    assert device.status == DeviceStatus.ACTIVE
