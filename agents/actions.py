@@ -32,7 +32,8 @@ from accounts import changes
 from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from audit import trail
 from devices import flows as device_flows
-from devices.models import DeviceStatus, SecurityDevice
+from devices import orders as device_orders
+from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
 from login import lockout
 
 
@@ -306,3 +307,37 @@ def report_device(
                 recipient_list=[client.email],
             )
     return usernames
+
+
+def order_device(
+    client: Client,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceOrder:
+    """D1-D6: order the device the client's equity gets (a replacement of a
+    device reported lost, stolen or damaged, or one for a return), for a
+    verified caller. Raises OrderRefused (and records nothing) when a rule
+    forbids it."""
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        return device_orders.place(client, now=now, agent=agent, verification=verification, request=request).order
+
+
+def mark_order_shipped(
+    order: DeviceOrder,
+    *,
+    serial: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceOrder:
+    """D1: record the shipment, with the serial number read off the device."""
+    with transaction.atomic():
+        verification = _verification_for(order.client, new_verification, agent=agent, now=now, request=request)
+        return device_orders.mark_shipped(
+            order, serial=serial, now=now, agent=agent, verification=verification, request=request
+        )

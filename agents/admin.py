@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
@@ -24,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
 from agents.device_admin import SecurityDeviceInline
 from audit.models import AuditEvent
-from devices.models import SecurityDevice
+from devices.models import DeviceOrder, OrderStatus, SecurityDevice
 from login.models import LoginGuard
 
 from . import actions, views
@@ -201,6 +202,13 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             views.issue_code_card_view,
             views.PERM_ISSUE_CARD,
             _("Issue Security Code Card"),
+        ),
+        (
+            "order-device",
+            "order_device",
+            views.order_device_view,
+            views.PERM_ISSUE_CARD,
+            _("Order a replacement device"),
         ),
     )
 
@@ -470,3 +478,84 @@ class ChangeRequestAdmin(ReadOnlyMixin, AuditHistoryMixin, AgentActionsMixin, ad
 
     def audit_events(self, obj: ChangeRequest) -> QuerySet[AuditEvent]:
         return AuditEvent.objects.filter(client=obj.client_id, details__change_request=obj.pk)
+
+
+class OrderStatusFilter(admin.SimpleListFilter):
+    """D1: the order's status, derived from its timestamps and now (principle 1)."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return OrderStatus.choices
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        auto = now - settings.SLS["AUTO_ACTIVATION_AFTER_DELIVERY"]
+        live = Q(cancelled_at__isnull=True) | Q(cancelled_at__gt=now)
+        not_activated = (Q(activated_at__isnull=True) | Q(activated_at__gt=now)) & Q(projected_delivery_at__gt=auto)
+        final = Q(finalised_at__isnull=False)
+        conditions = {
+            OrderStatus.CANCELLED: ~live,
+            OrderStatus.AWAITING_PIN: live & ~final,
+            OrderStatus.ACTIVATED: live & final & ~not_activated,
+            OrderStatus.DELIVERED: live
+            & final
+            & not_activated
+            & Q(shipped_at__isnull=False, projected_delivery_at__lte=now),
+            OrderStatus.SHIPPED: live & final & not_activated & Q(shipped_at__lte=now, projected_delivery_at__gt=now),
+            OrderStatus.REQUESTED: live & final & not_activated & (Q(shipped_at__isnull=True) | Q(shipped_at__gt=now)),
+        }
+        condition = conditions.get(self.value())
+        return queryset.filter(condition) if condition is not None else queryset
+
+
+ORDER_FIELDS = (
+    "client",
+    "device_type",
+    "equity_usd",
+    "device",
+    "replaces",
+    "shipping_address",
+    "shipping_country",
+    "shipping_method",
+    "requested_at",
+    "finalised_at",
+    "projected_ship_at",
+    "shipped_at",
+    "projected_delivery_at",
+    "activated_at",
+    "cancelled_at",
+    "ordered_by",
+    "verification",
+)
+
+
+@admin.register(DeviceOrder, site=admin_site)
+class DeviceOrderAdmin(AgentActionsMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """D1: orders by status and projected date; they change only through actions."""
+
+    list_display = ("__str__", "client", "status_now", "projected_ship_at", "projected_delivery_at", "shipped_at")
+    list_filter = (OrderStatusFilter, "device_type")
+    list_select_related = ("client",)
+    date_hierarchy = "projected_delivery_at"
+    ordering = ("projected_delivery_at", "id")
+    raw_id_fields = ("client",)
+    show_full_result_count = False
+    actions = None
+    fields = ORDER_FIELDS
+    readonly_fields = ORDER_FIELDS
+    agent_actions = (
+        ("mark-shipped", "mark_shipped", views.mark_shipped_view, views.PERM_ISSUE_CARD, _("Mark shipped")),
+    )
+
+    # Whoever sees the devices sees their orders (no new permission to grant).
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("devices.view_securitydevice")
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm("devices.view_securitydevice")
+
+    @admin.display(description=_("status"))
+    def status_now(self, obj: DeviceOrder) -> str:
+        return obj.status_label(timezone.now())

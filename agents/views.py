@@ -27,7 +27,8 @@ from django.utils.translation import gettext_lazy
 from accounts.changes import ChangeConflict
 from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from devices.flows import DeviceConflict, take_printout
-from devices.models import DeviceStatus, DeviceType, SecurityDevice
+from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
+from devices.orders import OrderRefused, offer_for
 from devices.printing import code_card_pdf
 from login import lockout
 
@@ -149,6 +150,8 @@ def _verified_action(
                 form.add_error("method", str(exc))
             except DeviceConflict as exc:
                 form.add_error(None, str(exc))
+            except OrderRefused as exc:
+                form.add_error(None, f"{exc} ({exc.rule})")
         status = 400
     return _page(
         request,
@@ -527,6 +530,100 @@ def report_device_view(request: HttpRequest, model_admin: ModelAdmin, object_id:
             "subject_client": device.client,
             "explanation": explanation,
             "submit_label": _("Report the device"),
+            "form": form,
+            "recent_verification": recent,
+            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+        },
+        status=status,
+    )
+
+
+def order_device_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """D1-D6: order a (replacement) device for a verified caller."""
+    _require(request, PERM_ISSUE_CARD)
+    client = get_object_or_404(Client, pk=object_pk(object_id))
+    offer = offer_for(client, timezone.now())
+
+    def act(new: actions.NewVerification | None) -> HttpResponse:
+        order = actions.order_device(
+            client, agent=request.user, now=timezone.now(), request=request, new_verification=new
+        )
+        messages.success(
+            request,
+            _("%(device)s ordered; projected delivery %(date)s.")
+            % {"device": order.get_device_type_display(), "date": order.projected_delivery_at.date().isoformat()},
+        )
+        return HttpResponseRedirect(reverse("admin:devices_deviceorder_change", args=[order.pk]))
+
+    return _verified_action(
+        request,
+        model_admin,
+        subject=client,
+        client=client,
+        title=_("Order a replacement device"),
+        explanation=_(
+            "By the client's equity (USD %(equity)s) the device is a %(device)s (D6), sent to the address of "
+            "record: %(address)s. It ships not active: the client keeps logging in as now until activating it "
+            "(R1) or until it activates itself 2 days after delivery (D3). A device reported lost, stolen or "
+            "damaged is superseded by it (D5). A PIN-bound device waits for the client to create the PIN online (D2)."
+        )
+        % {"equity": offer.equity, "device": offer.device_label, "address": offer.address},
+        submit_label=_("Order the device"),
+        act=act,
+    )
+
+
+class ShipForm(VerificationForm):
+    """D1: the serial number on the back of the device packed for this order."""
+
+    serial = forms.CharField(label=gettext_lazy("Serial number of the device shipped"), max_length=32)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+
+
+def mark_shipped_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """D1: mark the order shipped, checking the device's serial number."""
+    _require(request, PERM_ISSUE_CARD)
+    order = get_object_or_404(DeviceOrder.objects.select_related("client", "device"), pk=object_pk(object_id))
+    now = timezone.now()
+    recent = actions.recent_verification(order.client, agent=request.user, now=now)
+    form = ShipForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.mark_order_shipped(
+                    order,
+                    serial=form.cleaned_data["serial"],
+                    agent=request.user,
+                    now=now,
+                    request=request,
+                    new_verification=form.new_verification(),
+                )
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except OrderRefused as exc:
+                form.add_error("serial" if exc.field == "serial" else None, f"{exc} ({exc.rule})")
+            else:
+                messages.success(request, _("Order marked shipped."))
+                return HttpResponseRedirect(reverse("admin:devices_deviceorder_change", args=[order.pk]))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Mark shipped"),
+            "original": order,
+            "subject_client": order.client,
+            "subject_user": None,
+            "explanation": _(
+                "Type the serial number printed on the back of the device you are shipping to %(address)s. "
+                "The delivery date is projected from today (D4)."
+            )
+            % {"address": order.shipping_address},
+            "submit_label": _("Mark shipped"),
             "form": form,
             "recent_verification": recent,
             "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,

@@ -64,6 +64,10 @@ class SecurityDevice(models.Model):
     # Time-based kinds: the last accepted time step, on the physical device,
     # so one code is accepted once whichever username presents it (D7, SEC8).
     totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    # D3: an ordered device (ISSUED) counts as active from this instant on,
+    # unless activated earlier (R1): 2 days after its projected delivery.
+    # The login reads it (J2); the job only persists the status.
+    auto_activates_at = models.DateTimeField(_("activates itself at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("security device")
@@ -72,6 +76,14 @@ class SecurityDevice(models.Model):
             # D5: one device is linked to the client's accounts at a time.
             models.UniqueConstraint(
                 fields=["client"], condition=Q(status="active"), name="one_active_device_per_client"
+            ),
+        ]
+        indexes = [
+            # D3's job reads only the ordered devices still waiting.
+            models.Index(
+                fields=["auto_activates_at"],
+                name="device_auto_activation_due",
+                condition=Q(status="issued", auto_activates_at__isnull=False),
             ),
         ]
 
@@ -94,12 +106,29 @@ class SecurityDevice(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == DeviceStatus.ACTIVE
+        return self.is_active_at(timezone.now())
+
+    def is_active_at(self, now) -> bool:
+        """Active, or ordered and past its auto-activation time (D3, J2)."""
+        if self.status == DeviceStatus.ACTIVE:
+            return True
+        return (
+            self.status == DeviceStatus.ISSUED and self.auto_activates_at is not None and self.auto_activates_at <= now
+        )
+
+
+def live_device(now, prefix: str = "") -> Q:
+    """D3, J2: the devices that count as active at `now` (the SQL twin of
+    SecurityDevice.is_active_at); `prefix` reaches them through a relation."""
+    return Q(**{f"{prefix}status": DeviceStatus.ACTIVE}) | Q(
+        **{f"{prefix}status": DeviceStatus.ISSUED, f"{prefix}auto_activates_at__lte": now}
+    )
 
 
 class DeviceBindingQuerySet(models.QuerySet):
-    def usable(self) -> DeviceBindingQuerySet:
-        return self.filter(confirmed=True, security_device__status=DeviceStatus.ACTIVE)
+    def usable(self, now=None) -> DeviceBindingQuerySet:
+        now = now or timezone.now()
+        return self.filter(live_device(now, "security_device__"), confirmed=True)
 
 
 class DeviceBinding(SecondFactor):
@@ -152,12 +181,24 @@ class DeviceBinding(SecondFactor):
     @property
     def is_usable(self) -> bool:
         """The Python twin of DeviceBindingQuerySet.usable()."""
-        return self.confirmed and self.security_device.is_active
+        return self.confirmed and self.security_device.is_active_at(timezone.now())
+
+    # R1: set while the activation page checks a device not active yet.
+    activating = False
 
     def verify_is_allowed(self) -> tuple[bool, dict | None]:
-        if not self.is_usable:
+        if not self.activating and not self.is_usable:
             return False, {"reason": "device_inactive"}
         return super().verify_is_allowed()
+
+    def verify_for_activation(self, token: str) -> bool:
+        """R1: the same throttled check as at login, on an ordered device
+        (ISSUED) or the active one, whose binding may be unconfirmed yet."""
+        self.activating = True
+        try:
+            return self.verify_token(token)
+        finally:
+            self.activating = False
 
     def access_scope(self, now) -> str | None:
         # A1: a permanent device gives full access while it is active.
@@ -195,14 +236,152 @@ class PhoneValidation(models.Model):
         return f"{self.user_id} …{self.phone[-3:]}"
 
 
-def active_binding_for(user) -> DeviceBinding | None:
-    return DeviceBinding.objects.usable().select_related("security_device").filter(user=user).first()
+class OrderStatus(models.TextChoices):
+    AWAITING_PIN = "awaiting_pin", _("Waiting for your PIN")
+    REQUESTED = "requested", _("Requested")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    ACTIVATED = "activated", _("Activated")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ShippingMethod(models.TextChoices):
+    DOMESTIC = "domestic_priority", _("Priority mail, tracked")
+    INTERNATIONAL = "international_courier", _("International courier, tracked")
+
+
+class DeviceOrder(models.Model):
+    """A permanent device ordered for a client, first or replacement (D1-D6).
+
+    Its status is derived from its timestamps and now (`status(now)`,
+    principle 1); nothing but the timestamps is stored. The address is the
+    address of record frozen when the order is placed (D1)."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="device_orders", verbose_name=_("client"))
+    device_type = models.CharField(_("device type"), max_length=16, choices=DeviceType.choices)
+    # D6: the equity the type was chosen by, when the order was placed.
+    equity_usd = models.DecimalField(_("equity when ordered (USD)"), max_digits=16, decimal_places=2)
+    # The physical device shipped; made when the order is final (after the
+    # client's PIN for a PIN-bound kind, D2). ISSUED until activated.
+    device = models.OneToOneField(
+        SecurityDevice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="order",
+        verbose_name=_("device"),
+    )
+    # D5: the device reported lost, stolen or damaged that this one supersedes.
+    replaces = models.ForeignKey(
+        SecurityDevice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by_orders",
+        verbose_name=_("replaces"),
+    )
+    shipping_address = models.TextField(_("shipping address"))
+    shipping_country = models.CharField(_("shipping country"), max_length=2)
+    shipping_method = models.CharField(_("shipping method"), max_length=32, choices=ShippingMethod.choices)
+    requested_at = models.DateTimeField(_("requested at"), db_index=True)
+    finalised_at = models.DateTimeField(_("finalised at"), null=True, blank=True)
+    projected_ship_at = models.DateTimeField(_("projected shipping date"))
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    projected_delivery_at = models.DateTimeField(_("projected delivery date"), db_index=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ordered by agent"),
+    )
+    verification = models.ForeignKey(
+        "accounts.IdentityVerification",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("identity verification"),
+    )
+    # D5: the Platinum passphrase, hashed only (shown once at order time).
+    passphrase_hash = models.CharField(max_length=256, blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("device order")
+        verbose_name_plural = _("device orders")
+
+    def __str__(self) -> str:
+        return f"{self.get_device_type_display()} #{self.pk}"
+
+    @property
+    def auto_activates_at(self):
+        return self.projected_delivery_at + settings.SLS["AUTO_ACTIVATION_AFTER_DELIVERY"]
+
+    def status(self, now) -> str:
+        """Principle 1: the order's state from its timestamps and now."""
+        if self.cancelled_at is not None and self.cancelled_at <= now:
+            return OrderStatus.CANCELLED
+        if self.finalised_at is None:
+            return OrderStatus.AWAITING_PIN
+        if (self.activated_at is not None and self.activated_at <= now) or self.auto_activates_at <= now:
+            return OrderStatus.ACTIVATED
+        if self.shipped_at is not None and self.projected_delivery_at <= now:
+            return OrderStatus.DELIVERED
+        if self.shipped_at is not None and self.shipped_at <= now:
+            return OrderStatus.SHIPPED
+        return OrderStatus.REQUESTED
+
+    def status_label(self, now) -> str:
+        return OrderStatus(self.status(now)).label
+
+    def is_open(self, now) -> bool:
+        return self.status(now) not in (OrderStatus.ACTIVATED, OrderStatus.CANCELLED)
+
+
+class Notice(models.Model):
+    """The outbox (principle 5): one e-mail per (event, object), written by
+    whoever decides it is due and sent by the job, each exactly once."""
+
+    event = models.CharField(_("event"), max_length=48)
+    object_key = models.CharField(_("object"), max_length=64)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", verbose_name=_("client"))
+    created_at = models.DateTimeField(_("created at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        constraints = [models.UniqueConstraint(fields=["event", "object_key"], name="one_notice_per_event_object")]
+        indexes = [
+            models.Index(fields=["created_at"], name="notice_unsent", condition=Q(sent_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.object_key}"
+
+
+def active_binding_for(user, now=None) -> DeviceBinding | None:
+    """The username's device required at login, in one query. A device that
+    activated itself (D3) before the job persisted it wins over the one it
+    replaces: the newest live device comes first."""
+    return (
+        DeviceBinding.objects.usable(now)
+        .select_related("security_device")
+        .filter(user=user)
+        .order_by("-security_device__created_at", "-security_device_id")
+        .first()
+    )
 
 
 @register_source
 def permanent_devices(user, now) -> list[DeviceBinding]:
-    """Step 2 offers the username's active permanent device (D5: one at a time)."""
-    binding = active_binding_for(user)
+    """Step 2 offers the username's active permanent device (D5: one at a
+    time), an ordered one counting from its auto-activation time (D3)."""
+    binding = active_binding_for(user, now)
     return [binding] if binding is not None else []
 
 

@@ -4,6 +4,9 @@ from . import views
 
 urlpatterns = [
     path("settings/security/sls/", views.sls_settings_view, name="settings-security-sls"),
+    path("settings/security/sls/activate/", views.activate_view, name="settings-security-sls-activate"),
+    path("settings/security/sls/order/", views.order_view, name="settings-security-sls-order"),
+    path("settings/security/sls/order/pin/", views.order_pin_view, name="settings-security-sls-order-pin"),
     path("settings/security/confirm/", views.confirm_factor_view, name="confirm-factor"),
     path("settings/security/sls/mobile/", views.mobile_phone_view, name="settings-security-sls-mobile"),
     path("settings/security/sls/mobile/code/", views.mobile_code_view, name="settings-security-sls-mobile-code"),

@@ -12,20 +12,91 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
 
 from accounts import access
 from accounts.access import scope_required
 
-from . import mobile, reauth, simulator
-from .forms import FirstCodeForm, PhoneCodeForm, PhoneForm
-from .models import SecurityDevice
+from . import activation, mobile, orders, reauth, simulator
+from .activation import ACTIVATABLE
+from .forms import EnrollForm, FirstCodeForm, PhoneCodeForm, PhoneForm, PinForm, SerialChoiceForm
+from .models import OrderStatus, SecurityDevice, live_device
+
+
+def _sls_context(request: HttpRequest, now, **extra) -> dict:
+    client = request.user.client
+    devices = SecurityDevice.objects.filter(client=client).order_by("-created_at")
+    order = orders.open_order(client, now)
+    enrolled = SecurityDevice.objects.filter(live_device(now), client=client).exists()
+    context = {
+        "client": client,
+        "devices": devices,
+        "order": order,
+        "order_status": order.status_label(now) if order else "",
+        "awaiting_pin": order is not None and order.status(now) == OrderStatus.AWAITING_PIN,
+        "enrolled": enrolled,
+        "funded": orders.open_funded_accounts(client, now).exists(),
+        "offer": orders.offer_for(client, now) if order is None and not enrolled else None,
+        "form": EnrollForm(),
+        "can_activate": SecurityDevice.objects.filter(client=client, status__in=ACTIVATABLE).exists(),
+    }
+    context.update(extra)
+    return context
 
 
 @scope_required(access.FULL, access.UNENROLLED)
 def sls_settings_view(request: HttpRequest) -> HttpResponse:
-    client = request.user.client
-    devices = SecurityDevice.objects.filter(client=client).order_by("-created_at")
-    return render(request, "accounts/sls_settings.html", {"client": client, "devices": devices})
+    """D8: the client's devices; for an unenrolled client, the device their
+    equity gets (D6), the address to confirm, and the mobile authenticator."""
+    return render(request, "accounts/sls_settings.html", _sls_context(request, timezone.now()))
+
+
+@never_cache
+@require_http_methods(["POST"])
+@scope_required(access.FULL, access.UNENROLLED)
+def order_view(request: HttpRequest) -> HttpResponse:
+    """D8: confirming the address places the order (D1); a PIN-bound device
+    then asks for its PIN (D2); Platinum shows its PIN and passphrase once (D5)."""
+    now = timezone.now()
+    form = EnrollForm(request.POST)
+    if form.is_valid():
+        try:
+            placed = orders.place(request.user.client, now=now, request=request)
+        except orders.OrderRefused as refused:
+            form.add_error("confirm_address", str(refused))
+        else:
+            if placed.pin:
+                # Shown once: this response is the only one that carries them.
+                context = {"order": placed.order, "pin": placed.pin, "passphrase": placed.passphrase}
+                return render(request, "devices/order_platinum.html", context)
+            if placed.order.finalised_at is None:
+                return redirect("settings-security-sls-order-pin")
+            return redirect("settings-security-sls")
+    return render(request, "accounts/sls_settings.html", _sls_context(request, now, form=form), status=400)
+
+
+@never_cache
+@sensitive_post_parameters("pin", "pin_again")
+@require_http_methods(["GET", "POST"])
+@scope_required(access.FULL, access.UNENROLLED)
+def order_pin_view(request: HttpRequest) -> HttpResponse:
+    """D2: the client creates the PIN of their Digital Security Card+ or Gold token."""
+    now = timezone.now()
+    order = orders.open_order(request.user.client, now)
+    if order is None or order.status(now) != OrderStatus.AWAITING_PIN:
+        return redirect("settings-security-sls")
+    form = PinForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                orders.set_pin(order, form.cleaned_data["pin"], now=now, request=request)
+            except orders.OrderRefused as refused:
+                form.add_error("pin", str(refused))
+            else:
+                return redirect("settings-security-sls")
+    return render(request, "devices/order_pin.html", {"form": form, "order": order}, status=status)
 
 
 class ReconfirmForm(forms.Form):
@@ -170,3 +241,100 @@ def mobile_activate_view(request: HttpRequest) -> HttpResponse:
             request.session.pop(ENROLLMENT, None)
             return render(request, "devices/mobile_done.html", {"device": device})
     return render(request, "devices/mobile_app.html", {"form": form, "app": None}, status=400)
+
+
+# R1: the device being activated and the challenge shown for it.
+ACTIVATION = "sls_activation"
+
+
+class ActivationForm(ReconfirmForm):
+    """The device's own step-2 fields, and its passphrase when it has one (D5)."""
+
+    def __init__(self, data=None, *, factor):
+        super().__init__(data, factor=factor)
+        if activation.needs_passphrase(factor.security_device):
+            self.fields["passphrase"] = forms.CharField(
+                label=_("Passphrase from your confirmation page"),
+                max_length=64,
+                error_messages={"required": _("Type the passphrase printed on your confirmation page.")},
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+
+    def response(self) -> str:
+        return self.factor.response_from({name: self.cleaned_data[name] for name in self.factor.step_fields()})
+
+
+def _activation_page(request, *, form=None, code_form=None, factor=None, error="", status=200):
+    client = request.user.client
+    context = {
+        "devices": activation.candidates(client),
+        "form": form or SerialChoiceForm(),
+        "code_form": code_form,
+        "instructions": factor.step_instructions() if factor is not None else "",
+        "device": factor.security_device if factor is not None else None,
+        "error": error,
+        "region": client.region,
+    }
+    return render(request, "devices/activate.html", context, status=status)
+
+
+@never_cache
+@sensitive_post_parameters()
+@require_http_methods(["GET", "POST"])
+@scope_required(access.FULL, access.UNENROLLED)
+def activate_view(request: HttpRequest) -> HttpResponse:
+    """R1: pick the serial on the back of the device, then type its code as at login."""
+    if request.method == "GET":
+        request.session.pop(ACTIVATION, None)
+        return _activation_page(request)
+    if request.POST.get("step") != "code":
+        form = SerialChoiceForm(request.POST)
+        if form.is_valid():
+            try:
+                factor = activation.begin(request.user, form.cleaned_data["serial"])
+            except activation.ActivationRefused as refused:
+                form.add_error("serial", str(refused))
+            else:
+                request.session[ACTIVATION] = {"id": factor.persistent_id, "challenge": factor.challenge}
+                return _activation_page(request, form=form, code_form=ActivationForm(factor=factor), factor=factor)
+        return _activation_page(request, form=form, status=400)
+    asked = request.session.get(ACTIVATION) or {}
+    factor = activation.load_factor(str(asked.get("id", "")))
+    if factor is None or not isinstance(asked.get("challenge"), dict):
+        return _activation_page(request, error=_("This page was open too long. Choose your device again."), status=400)
+    factor.challenge = asked["challenge"]
+    code_form = ActivationForm(request.POST, factor=factor)
+    if not code_form.is_valid():
+        return _activation_page(
+            request, code_form=code_form, factor=factor, error=_("Type every code asked."), status=400
+        )
+    try:
+        binding = activation.finish(
+            request.user,
+            asked["id"],
+            asked["challenge"],
+            code_form.response(),
+            now=timezone.now(),
+            request=request,
+            passphrase=code_form.cleaned_data.get("passphrase", ""),
+        )
+    except activation.ActivationRefused as refused:
+        error = str(refused)
+        if refused.throttled_until:
+            error += " " + _("Too many wrong codes in a row: wait until %(when)s and try again.") % {
+                "when": date_format(timezone.localtime(refused.throttled_until), "H:i:s")
+            }
+        # A new challenge for the next try (a code-card question changes after each attempt).
+        factor = activation.load_factor(asked["id"])
+        if factor is None:
+            return _activation_page(request, error=error, status=400)
+        factor.challenge = factor.generate_challenge()
+        request.session[ACTIVATION] = {"id": factor.persistent_id, "challenge": factor.challenge}
+        return _activation_page(
+            request, code_form=ActivationForm(factor=factor), factor=factor, error=error, status=400
+        )
+    request.session.pop(ACTIVATION, None)
+    # This session goes on with the new device; the ones that rode on the
+    # device it replaced end at their next request (principle 2).
+    otp_login(request, binding)
+    return render(request, "devices/activate_done.html", {"device": binding.security_device})

@@ -252,6 +252,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "login.tasks.prune_login_records",
         "schedule": timedelta(hours=1),
     },
+    # devices/jobs.py (D3, J1): persist auto-activations, send the reminders
+    # on the projected delivery date and the activation notices (outbox).
+    "device-order-sweep": {
+        "task": "devices.tasks.sweep_device_orders",
+        "schedule": timedelta(minutes=10),
+    },
 }
 
 OTP_TOTP_ISSUER = "SLS portal"
@@ -346,6 +352,45 @@ SLS = {
     # (ours) SECURITY.md 15: a second factor confirmed again this recently
     # allows changing banking instructions or the e-mail address.
     "FRESH_FACTOR_VALID": timedelta(minutes=5),
+    # D6 (ours): the device an order gets by the client's equity in USD
+    # (open, funded accounts added up) when it is placed: the last row whose
+    # threshold the equity reaches.
+    "DEVICE_BY_EQUITY_USD": [
+        (Decimal("0"), "code_card"),
+        (Decimal("10000"), "dsc_plus"),
+        (Decimal("100000"), "gold"),
+        (Decimal("1000000"), "platinum"),
+    ],
+    # D1 (ours): an order is shipped this long after it is placed (handling).
+    "DEVICE_HANDLING": timedelta(days=1),
+    # D4: delivery takes up to 2 days for US residents, 3 to 14 elsewhere by
+    # country of residence. (ours) The table; a country not in it: DEFAULT.
+    "DELIVERY_DAYS_BY_COUNTRY": {
+        "US": 2,
+        "CA": 4,
+        "GB": 4,
+        "IE": 4,
+        "IT": 5,
+        "DE": 4,
+        "FR": 4,
+        "CH": 3,
+        "ES": 5,
+        "NL": 4,
+        "HK": 6,
+        "JP": 7,
+        "CN": 10,
+        "SG": 7,
+        "AU": 10,
+        "IN": 12,
+        "DEFAULT": 14,
+    },
+    # D3 (ours): a permanent device activates itself this long after its
+    # projected delivery date, unless activated earlier (R1).
+    "AUTO_ACTIVATION_AFTER_DELIVERY": timedelta(days=2),
+    # D5 (ours): the Platinum PIN's digits, and its passphrase in groups of
+    # 5 characters from an alphabet without look-alikes (100 bits).
+    "PLATINUM_PIN_LENGTH": 6,
+    "PLATINUM_PASSPHRASE_GROUPS": 4,
 }
 
 SESSION_COOKIE_AGE = int(SLS["SESSION_IDLE"].total_seconds())

@@ -17,8 +17,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.demo import require_debug
 from accounts.models import Account, Client, User
+from devices import orders
 from devices.flows import issue_code_card, issue_device
-from devices.models import DeviceStatus, DeviceType, SecurityDevice
+from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
 from login import lockout
 from login.models import LoginAttempt
 
@@ -30,6 +31,7 @@ PERSONAS = [
     ("unenrolled1", "Bob", "Smith", "US", "8000.00", "unenrolled"),
     ("locked1", "Carla", "Meyer", "DE", "42000.00", "locked"),
     ("closed1", "Daniel", "Wong", "HK", "0.00", "closed"),
+    ("intransit1", "Elena", "Bianchi", "IT", "3000.00", "in_transit"),
 ]
 
 # One client per permanent device kind besides the code card (enrolled1),
@@ -99,6 +101,10 @@ class Command(BaseCommand):
             device = issue_code_card(client, agent=agent, now=now)
             if state == "closed":
                 SecurityDevice.objects.filter(pk=device.pk).update(status=DeviceStatus.RETURNED, deactivated_at=now)
+        if state == "in_transit":
+            # Ordered 2 days ago and shipped yesterday: due in a few days (D4).
+            order = orders.place(client, now=now - timedelta(days=2)).order
+            DeviceOrder.objects.filter(pk=order.pk).update(shipped_at=now - timedelta(days=1))
         if state == "locked":
             for _ in range(10):
                 reservation = lockout.reserve(
@@ -150,6 +156,14 @@ class Command(BaseCommand):
         w("  unenrolled1  no security device: the password alone logs in (scope 'unenrolled')")
         w("  locked1      locked after 10 failed attempts (L3); an agent can unlock it in the admin")
         w("  closed1      closed account; its card was returned")
+        in_transit = DeviceOrder.objects.filter(client__users__username="intransit1").select_related("device").first()
+        if in_transit is not None and in_transit.device is not None:
+            w("  intransit1   a Security Code Card in the post: the password alone logs in until it is activated at")
+            w(
+                "               /settings/security/sls/activate/ (serial %s); read its codes with"
+                % in_transit.device.serial
+            )
+            w('               make demo-device SERIAL=%s QUESTION="12,187"' % in_transit.device.serial)
         w("\nAgent (customer service) at /admin/:")
         w(f"  agent / {DEMO_PASSWORD}, then the current authenticator code from")
         w("               make demo-totp AGENT=agent")

@@ -1,0 +1,176 @@
+"""J1: the job of ordered devices (D3) and its outbox.
+
+Logins never wait for it (J2): a device whose `auto_activates_at` has
+passed is offered at step 2 from that instant (`live_device`). The job only
+persists what that rule already says, and sends the notices:
+
+1. the reminder on the projected delivery date, for each shipped order whose
+   device is still waiting (D3): one `Notice` row per order;
+2. the auto-activation: each due ISSUED device becomes ACTIVE (the client's
+   earlier active device is revoked first, in the same transaction, so
+   `one_active_device_per_client` holds), its order marked activated, and
+   one `Notice` row per device;
+3. the outbox: unsent notices are claimed, e-mailed and marked sent.
+
+Set-based and safe on several workers (ARCHITECTURE.md principle 5): every
+step works in batches of a fixed size; a batch claims its rows with
+SELECT .. FOR UPDATE SKIP LOCKED (two workers take different rows), writes
+them with conditional UPDATEs (`WHERE status = 'issued'`), and the notices
+carry a unique key (event, object), written with ON CONFLICT DO NOTHING, so
+a second run, or three workers at once, activate each device once and send
+each notice once. A batch costs a fixed number of statements, whatever its
+size. An e-mail is sent inside its batch's transaction, before the mark
+commits: a crash between the two can repeat that one e-mail, never lose it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+
+from .models import DeviceOrder, DeviceStatus, Notice, SecurityDevice
+
+REMINDER = "device.delivery_reminder"
+ACTIVATED = "device.auto_activated"
+
+
+def _reminders_sql(now: datetime, batch_size: int) -> tuple[str, list]:
+    """One INSERT .. SELECT of the next batch of due reminders (PostgreSQL and SQLite)."""
+    notice, order, device = Notice._meta.db_table, DeviceOrder._meta.db_table, SecurityDevice._meta.db_table
+    statement = f"""
+        INSERT INTO {notice} (event, object_key, client_id, created_at, sent_at)
+        SELECT %s, 'order:' || o.id, o.client_id, %s, NULL
+        FROM {order} AS o JOIN {device} AS d ON d.id = o.device_id
+        WHERE d.status = %s AND d.auto_activates_at IS NOT NULL AND d.auto_activates_at > %s
+          AND o.shipped_at IS NOT NULL AND o.projected_delivery_at <= %s
+          AND o.cancelled_at IS NULL AND o.activated_at IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM {notice} AS n WHERE n.event = %s AND n.object_key = 'order:' || o.id
+          )
+        ORDER BY o.projected_delivery_at
+        LIMIT %s
+        ON CONFLICT (event, object_key) DO NOTHING
+    """  # noqa: S608 (table names from the models, values as parameters)
+    return statement, [REMINDER, now, DeviceStatus.ISSUED, now, now, REMINDER, batch_size]
+
+
+def queue_reminders(now: datetime, batch_size: int) -> int:
+    """D3: one reminder per shipped order whose projected delivery date has come."""
+    queued = 0
+    while True:
+        statement, params = _reminders_sql(now, batch_size)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            written = cursor.rowcount
+        queued += written
+        if written < batch_size:
+            return queued
+
+
+def _due_devices(now: datetime):
+    return SecurityDevice.objects.filter(status=DeviceStatus.ISSUED, auto_activates_at__lte=now).order_by(
+        "auto_activates_at"
+    )
+
+
+def activate_due(now: datetime, batch_size: int) -> int:
+    """D3: persist the auto-activation of every device whose time has come."""
+    activated = 0
+    while True:
+        with transaction.atomic():
+            claimed = list(
+                _due_devices(now)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", "client_id", "auto_activates_at")[:batch_size]
+            )
+            if claimed:
+                ids = [pk for pk, _client, _at in claimed]
+                clients = {client for _pk, client, _at in claimed}
+                # The device it replaces stops first (D5; the constraint holds).
+                SecurityDevice.objects.filter(client_id__in=clients, status=DeviceStatus.ACTIVE).exclude(
+                    pk__in=ids
+                ).update(status=DeviceStatus.REVOKED, deactivated_at=now)
+                done = SecurityDevice.objects.filter(pk__in=ids, status=DeviceStatus.ISSUED).update(
+                    status=DeviceStatus.ACTIVE, activated_at=now
+                )
+                DeviceOrder.objects.filter(device_id__in=ids, activated_at__isnull=True).update(activated_at=now)
+                Notice.objects.bulk_create(
+                    [
+                        Notice(event=ACTIVATED, object_key=f"device:{pk}", client_id=client, created_at=now)
+                        for pk, client, _at in claimed
+                    ],
+                    ignore_conflicts=True,
+                )
+                activated += done
+        if len(claimed) < batch_size:
+            return activated
+
+
+def _message(notice: Notice, order: DeviceOrder | None, device: SecurityDevice | None) -> tuple[str, str]:
+    client = notice.client
+    device_name = device.get_type_display() if device else ""
+    serial = device.serial if device else ""
+    if notice.event == REMINDER and order is not None:
+        subject = _("Your security device should arrive today")
+        body = _(
+            "Dear %(name)s,\n\nyour %(device)s (serial number %(serial)s) should be delivered today. "
+            "When it arrives, log in and open Settings > Security > Secure Login System > "
+            '"Activate my new/current secure login device".\n\n'
+            "If you do not activate it, it activates itself on %(date)s; from then on it is asked at every login."
+        ) % {
+            "name": client.first_name,
+            "device": device_name,
+            "serial": serial,
+            "date": formats.date_format(order.auto_activates_at, "DATE_FORMAT"),
+        }
+    else:
+        subject = _("Your security device is now active")
+        body = _(
+            "Dear %(name)s,\n\nyour %(device)s (serial number %(serial)s) has activated itself: from now on it "
+            "is asked at every login.\n\nIf you have not received it, call our Customer Service at once."
+        ) % {"name": client.first_name, "device": device_name, "serial": serial}
+    return str(subject), str(body)
+
+
+def send_notices(now: datetime, batch_size: int) -> int:
+    """The outbox: each unsent notice is e-mailed once, in the client's language."""
+    sent = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Notice.objects.filter(sent_at__isnull=True)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("client")
+                .order_by("created_at", "id")[:batch_size]
+            )
+            if batch:
+                order_ids = [int(n.object_key.split(":")[1]) for n in batch if n.object_key.startswith("order:")]
+                device_ids = [int(n.object_key.split(":")[1]) for n in batch if n.object_key.startswith("device:")]
+                found = DeviceOrder.objects.filter(pk__in=order_ids).select_related("device")
+                orders = {order.pk: order for order in found}
+                devices = {device.pk: device for device in SecurityDevice.objects.filter(pk__in=device_ids)}
+                for notice in batch:
+                    kind, _sep, key = notice.object_key.partition(":")
+                    order = orders.get(int(key)) if kind == "order" else None
+                    device = order.device if order is not None else devices.get(int(key))
+                    with translation.override(notice.client.language or settings.LANGUAGE_CODE):
+                        subject, body = _message(notice, order, device)
+                    send_mail(subject=subject, message=body, from_email=None, recipient_list=[notice.client.email])
+                sent += Notice.objects.filter(pk__in=[n.pk for n in batch], sent_at__isnull=True).update(sent_at=now)
+        if len(batch) < batch_size:
+            return sent
+
+
+def sweep(now: datetime, batch_size: int | None = None) -> dict[str, int]:
+    """J1 for ordered devices: reminders, auto-activations, then the outbox."""
+    batch_size = batch_size or settings.SLS["JOB_BATCH_SIZE"]
+    return {
+        "reminders": queue_reminders(now, batch_size),
+        "activated": activate_due(now, batch_size),
+        "sent": send_notices(now, batch_size),
+    }

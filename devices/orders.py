@@ -1,0 +1,331 @@
+"""Ordering and shipping permanent devices (D1-D6, D8).
+
+    place(client, now=...)                 -> Placed(order, pin, passphrase)
+    set_pin(order, pin, now=...)           -> the order, final (D2)
+    mark_shipped(order, serial=..., ...)   -> the order, shipped (an agent)
+
+Every refusal is an OrderRefused whose message says, in the client's words,
+what is wrong and what to do; its `rule` goes to the audit and the agents'
+views. Each function is one transaction under the client's row lock, so
+two orders placed at once take turns and the second one is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from accounts.models import Account, Client, IdentityVerification, User
+from audit import trail
+
+from . import pins
+from .flows import issue_device
+from .models import DeviceBinding, DeviceOrder, DeviceStatus, DeviceType, SecurityDevice, ShippingMethod
+
+PASSPHRASE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+# D5: the statuses of a device that a replacement supersedes.
+SUPERSEDED = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED)
+
+
+class OrderRefused(Exception):
+    """A rule forbids the order; the message names it in plain words."""
+
+    def __init__(self, message: str, *, rule: str, field: str | None = None):
+        super().__init__(message)
+        self.rule = rule
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: DeviceOrder
+    # Platinum only (D5): shown once on the confirmation page, never stored.
+    pin: str = ""
+    passphrase: str = ""
+
+
+def open_funded_accounts(client: Client, now: datetime):
+    return Account.objects.filter(client=client, funded_at__lte=now).filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gt=now)
+    )
+
+
+def equity_of(client: Client, now: datetime) -> Decimal:
+    """D6: the client's equity, over their open funded accounts."""
+    return sum((account.equity_usd for account in open_funded_accounts(client, now)), Decimal("0"))
+
+
+def device_type_for(equity: Decimal) -> str:
+    """D6: the device the equity gets (the last threshold it reaches)."""
+    chosen = DeviceType.CODE_CARD
+    for threshold, device_type in settings.SLS["DEVICE_BY_EQUITY_USD"]:
+        if equity >= threshold:
+            chosen = device_type
+    return chosen
+
+
+def delivery_days(country: str) -> int:
+    """D4: the days a device takes to arrive in the country of residence."""
+    table = settings.SLS["DELIVERY_DAYS_BY_COUNTRY"]
+    return table.get(country, table["DEFAULT"])
+
+
+def shipping_method(country: str) -> str:
+    return ShippingMethod.DOMESTIC if country == "US" else ShippingMethod.INTERNATIONAL
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the enrollment page and D1's request show before confirming."""
+
+    device_type: str
+    equity: Decimal
+    address: str
+    method: str
+    ships_at: datetime
+    delivered_at: datetime
+
+    @property
+    def device_label(self) -> str:
+        return DeviceType(self.device_type).label
+
+    @property
+    def method_label(self) -> str:
+        return ShippingMethod(self.method).label
+
+    @property
+    def needs_pin(self) -> bool:
+        return _client_sets_pin(self.device_type)
+
+
+def offer_for(client: Client, now: datetime) -> Offer:
+    equity = equity_of(client, now)
+    ships_at = now + settings.SLS["DEVICE_HANDLING"]
+    return Offer(
+        device_type=device_type_for(equity),
+        equity=equity,
+        address=client.address,
+        method=shipping_method(client.country),
+        ships_at=ships_at,
+        delivered_at=ships_at + timedelta(days=delivery_days(client.country)),
+    )
+
+
+def _client_sets_pin(device_type: str) -> bool:
+    # D2: a PIN-bound kind whose PIN is not generated (Platinum's is, D5).
+    return DeviceBinding.KINDS[device_type].needs_pin and device_type != DeviceType.PLATINUM
+
+
+def open_order(client: Client, now: datetime) -> DeviceOrder | None:
+    for order in DeviceOrder.objects.filter(client=client, cancelled_at__isnull=True, activated_at__isnull=True):
+        if order.is_open(now):
+            return order
+    return None
+
+
+def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> None:
+    if not open_funded_accounts(client, now).exists():
+        raise OrderRefused(
+            _(
+                "A security device is sent to clients with an open, funded account. Fund your account first, "
+                "then order your device; it is free of charge."
+            ),
+            rule="D8",
+        )
+    if open_order(client, now) is not None:
+        raise OrderRefused(
+            _("A security device is already on its way to you: one device is linked to your account at a time."),
+            rule="D5",
+        )
+    if (
+        device_type == DeviceType.PLATINUM
+        and SecurityDevice.objects.filter(
+            client=client, type=DeviceType.PLATINUM, status__in=[DeviceStatus.ISSUED, DeviceStatus.ACTIVE]
+        ).exists()
+    ):
+        raise OrderRefused(
+            _(
+                "You already have a Platinum token: one is linked at a time. A new one can be ordered once "
+                "we have received the old one back."
+            ),
+            rule="D5",
+        )
+
+
+def _platinum_secrets() -> tuple[str, str]:
+    length = settings.SLS["PLATINUM_PIN_LENGTH"]
+    while True:
+        pin = f"{secrets.randbelow(10**length):0{length}d}"
+        try:
+            pins.validate_pin(pin)
+        except ValidationError:
+            continue
+        break
+    groups = [
+        "".join(secrets.choice(PASSPHRASE_ALPHABET) for _ in range(5))
+        for _ in range(settings.SLS["PLATINUM_PASSPHRASE_GROUPS"])
+    ]
+    return pin, "-".join(groups)
+
+
+def _make_device(order: DeviceOrder, *, pin: str | None, now: datetime) -> None:
+    device = issue_device(order.client, order.device_type, now=now, pin=pin, active=False, issued_by=order.ordered_by)
+    device.auto_activates_at = order.auto_activates_at
+    device.save(update_fields=["auto_activates_at"])
+    order.device = device
+    order.finalised_at = now
+
+
+def place(
+    client: Client,
+    *,
+    now: datetime,
+    agent: User | None = None,
+    verification: IdentityVerification | None = None,
+    pin: str | None = None,
+    request=None,
+) -> Placed:
+    """Order the device the client's equity gets (D6), to the address of
+    record (D1), as a replacement of a device reported lost, stolen or
+    damaged if there is one (D5). A kind whose PIN the client sets waits
+    for it (D2) unless `pin` is given; Platinum's PIN and passphrase are
+    generated and returned once (D5)."""
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        offer = offer_for(client, now)
+        _refuse_unless_allowed(client, offer.device_type, now)
+        if pin is not None and _client_sets_pin(offer.device_type):
+            try:
+                pins.validate_pin(pin)
+            except ValidationError as error:
+                raise OrderRefused(error.messages[0], rule="D2", field="pin") from None
+        replaces = (
+            SecurityDevice.objects.filter(client=client, status__in=SUPERSEDED, replaced_by_orders__isnull=True)
+            .order_by("-deactivated_at", "-id")
+            .first()
+        )
+        order = DeviceOrder(
+            client=client,
+            device_type=offer.device_type,
+            equity_usd=offer.equity,
+            replaces=replaces,
+            shipping_address=offer.address,
+            shipping_country=client.country,
+            shipping_method=offer.method,
+            requested_at=now,
+            projected_ship_at=offer.ships_at,
+            projected_delivery_at=offer.delivered_at,
+            ordered_by=agent,
+            verification=verification,
+        )
+        shown_pin = passphrase = ""
+        if offer.device_type == DeviceType.PLATINUM:
+            shown_pin, passphrase = _platinum_secrets()
+            order.passphrase_hash = make_password(passphrase)
+            _make_device(order, pin=shown_pin, now=now)
+        elif not _client_sets_pin(offer.device_type):
+            _make_device(order, pin=None, now=now)
+        elif pin is not None:
+            _make_device(order, pin=pin, now=now)
+        order.save()
+        trail.record(
+            "device.order.placed",
+            request=request,
+            actor=agent,
+            client=client,
+            verification=verification,
+            rule="D6",
+            details={
+                "order": order.pk,
+                "type": order.device_type,
+                "equity_usd": str(offer.equity),
+                "replaces": replaces.serial if replaces else "",
+                "final": order.finalised_at is not None,
+            },
+        )
+    return Placed(order=order, pin=shown_pin, passphrase=passphrase)
+
+
+def set_pin(order: DeviceOrder, pin: str, *, now: datetime, request=None) -> DeviceOrder:
+    """D2: the client's PIN finalises the order of a PIN-bound device."""
+    with transaction.atomic():
+        order = DeviceOrder.objects.select_for_update().get(pk=order.pk)
+        if order.finalised_at is not None or order.cancelled_at is not None:
+            raise OrderRefused(_("This order already has its PIN; nothing was changed."), rule="D2", field="pin")
+        try:
+            pins.validate_pin(pin)
+        except ValidationError as error:
+            raise OrderRefused(error.messages[0], rule="D2", field="pin") from None
+        _make_device(order, pin=pin, now=now)
+        order.save(update_fields=["device", "finalised_at"])
+        trail.record(
+            "device.order.pin_set",
+            request=request,
+            client=order.client,
+            rule="D2",
+            details={"order": order.pk, "serial": order.device.serial},
+        )
+    return order
+
+
+def mark_shipped(
+    order: DeviceOrder,
+    *,
+    serial: str,
+    now: datetime,
+    agent: User,
+    verification: IdentityVerification | None,
+    request=None,
+) -> DeviceOrder:
+    """An agent records the shipment of the order's device, checking the
+    serial number on its back; the delivery is projected from the shipment
+    (D4) and the auto-activation with it (D3)."""
+    serial = (serial or "").strip().upper()
+    with transaction.atomic():
+        order = DeviceOrder.objects.select_for_update(of=("self",)).select_related("device").get(pk=order.pk)
+        if verification is None:
+            raise OrderRefused(_("Verify the client's identity on this call first."), rule="L5")
+        status = order.status(now)
+        if status == "awaiting_pin":
+            raise OrderRefused(_("The client has not created the PIN yet: the device cannot ship."), rule="D2")
+        if status != "requested":
+            raise OrderRefused(
+                _("This order is %(status)s: only a requested order ships.") % {"status": order.status_label(now)},
+                rule="D1",
+            )
+        if not serial or len(serial) > 32 or serial != order.device.serial:
+            raise OrderRefused(
+                _("The serial number does not match the device of this order: check the back of the device."),
+                rule="D1",
+                field="serial",
+            )
+        order.shipped_at = now
+        order.projected_delivery_at = now + timedelta(days=delivery_days(order.shipping_country))
+        order.save(update_fields=["shipped_at", "projected_delivery_at"])
+        SecurityDevice.objects.filter(pk=order.device_id, status=DeviceStatus.ISSUED).update(
+            auto_activates_at=order.auto_activates_at
+        )
+        trail.record(
+            "device.order.shipped",
+            request=request,
+            actor=agent,
+            client=order.client,
+            verification=verification,
+            rule="D1",
+            details={
+                "order": order.pk,
+                "serial": serial,
+                "projected_delivery_at": order.projected_delivery_at.isoformat(),
+            },
+        )
+    return order
