@@ -83,10 +83,7 @@ def load_factor(persistent_id: str, *, for_verify: bool = False) -> SecondFactor
     model, pk = _model_and_pk(persistent_id)
     if model is None:
         return None
-    found = model.for_login()
-    if for_verify:
-        found = found.select_for_update()
-    return found.filter(pk=pk).first()
+    return model.load_for_login(pk, for_verify=for_verify)
 
 
 class SecondFactor(ThrottlingMixin, Device):
@@ -130,6 +127,14 @@ class SecondFactor(ThrottlingMixin, Device):
     def for_login(cls):
         """The rows step 2 loads, with what verifying one reads (one query)."""
         return cls.objects.all()
+
+    @classmethod
+    def load_for_login(cls, pk: int, *, for_verify: bool) -> SecondFactor | None:
+        """Row `pk` as step 2 verifies it, locked when for_verify."""
+        found = cls.for_login()
+        if for_verify:
+            found = found.select_for_update()
+        return found.filter(pk=pk).first()
 
     @classmethod
     def for_presentation(cls, pk: int) -> SecondFactor:

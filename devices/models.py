@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +9,7 @@ from django_otp.models import DeviceManager
 
 from accounts.access import FULL
 from accounts.models import Client
+from audit import rows
 
 from . import crypto
 from .factors import SecondFactor, as_kind, register_source
@@ -167,6 +168,11 @@ class DeviceBinding(SecondFactor):
     @classmethod
     def for_presentation(cls, pk: int) -> DeviceBinding:
         return cls(pk=pk, kind=getattr(cls, "kind_name", ""))
+
+    @classmethod
+    def load_for_login(cls, pk: int, *, for_verify: bool) -> DeviceBinding | None:
+        # One row of fixed SQL: the login's hot path (audit/rows.py).
+        return _binding_with_device("b.id = %s", [pk], for_update=for_verify)
 
     @classmethod
     def for_login(cls):
@@ -364,16 +370,37 @@ class Notice(models.Model):
         return f"{self.event} {self.object_key}"
 
 
+def _binding_with_device(where: str, params: list, *, for_update: bool = False) -> DeviceBinding | None:
+    """A binding and its physical device from one row of fixed SQL
+    (audit/rows.py: the login's hot path), as the class of its kind."""
+    binding_select, binding_columns = rows.columns(DeviceBinding, "b")
+    device_select, _device_columns = rows.columns(SecurityDevice, "d")
+    sql = (
+        f"SELECT {binding_select}, {device_select} FROM {rows.quote(DeviceBinding._meta.db_table)} b"
+        f" JOIN {rows.quote(SecurityDevice._meta.db_table)} d ON d.id = b.security_device_id WHERE {where}"
+        + (" FOR UPDATE" if for_update and connection.features.has_select_for_update else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(binding_columns)
+    binding = rows.instance(DeviceBinding, "b", row[:split])
+    binding.security_device = rows.instance(SecurityDevice, "d", row[split:])
+    return binding
+
+
 def active_binding_for(user, now=None) -> DeviceBinding | None:
     """The username's device required at login, in one query. A device that
     activated itself (D3) before the job persisted it wins over the one it
-    replaces: the newest live device comes first."""
-    return (
-        DeviceBinding.objects.usable(now)
-        .select_related("security_device")
-        .filter(user=user)
-        .order_by("-security_device__created_at", "-security_device_id")
-        .first()
+    replaces: the newest live device comes first. (The SQL twin of
+    DeviceBindingQuerySet.usable(), ordered.)"""
+    now = now or timezone.now()
+    return _binding_with_device(
+        "b.user_id = %s AND b.confirmed AND (d.status = %s OR (d.status = %s AND d.auto_activates_at <= %s))"
+        " ORDER BY d.created_at DESC, d.id DESC LIMIT 1",
+        [user.pk, DeviceStatus.ACTIVE, DeviceStatus.ISSUED, connection.ops.adapt_datetimefield_value(now)],
     )
 
 

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User, has_bad_character
@@ -34,7 +33,7 @@ from audit import trail
 from devices.factors import SecondFactor, load_factor, offered_to, presented
 from help import refusals
 
-from . import lockout
+from . import lockout, statements
 from .models import LoginAttempt, PendingLogin
 
 Step = LoginAttempt.Step
@@ -86,7 +85,7 @@ def _check_length(value: str, what: str) -> None:
 
 
 def _user_for_login(username: str) -> User | None:
-    return User.objects.filter(username=username, is_active=True).first()
+    return statements.user_for_login(username)
 
 
 def password_step(
@@ -145,12 +144,14 @@ def _after_password(user, username, reservation, opener, channel, now, request):
 
     lockout.resolve_step_passed(reservation, now)
     token = secrets.token_urlsafe(32)
-    pending = PendingLogin.objects.create(
-        user=user,
-        token_hash=token_hash(token),
-        created_at=now,
-        expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
-        offers=[{"device": factor.persistent_id, "challenge": factor.generate_challenge()} for factor in factors],
+    pending = statements.insert(
+        PendingLogin(
+            user=user,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + settings.SLS["LOGIN_TOKEN_TTL"],
+            offers=[{"device": factor.persistent_id, "challenge": factor.generate_challenge()} for factor in factors],
+        )
     )
     trail.record("login.password", request=request, client_id=user.client_id, username=username, outcome="passed")
     return opener.second_factor_needed(pending, token)
@@ -160,7 +161,7 @@ def load_pending(token: str | None, now: datetime) -> PendingLogin | None:
     """The live pending login of this token, with its user."""
     if not isinstance(token, str) or not token:
         return None
-    pending = PendingLogin.objects.select_related("user").filter(token_hash=token_hash(token)).first()
+    pending = statements.pending_with_user(token_hash(token))
     return pending if pending is not None and pending.is_live(now) else None
 
 
@@ -230,9 +231,7 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     # The challenges change after every attempt: consume these atomically,
     # so two requests cannot both answer them.
     fresh = [dict(entry, challenge=_next_challenge(entry, factor)) for entry in pending.offers]
-    consumed = PendingLogin.objects.filter(
-        pk=pending.pk, challenge_serial=pending.challenge_serial, finished_at__isnull=True
-    ).update(offers=fresh, challenge_serial=F("challenge_serial") + 1, finished_at=now if ok else None)
+    consumed = statements.consume(pending, offers=fresh, finished_at=now if ok else None)
 
     if not consumed and PendingLogin.objects.filter(pk=pending.pk, finished_at__isnull=False).exists():
         # A double-clicked answer: the other request finished this login
@@ -282,4 +281,4 @@ def record_last_login(sender, user, **kwargs) -> None:
 
     last_login also invalidates the password-reset links made before it."""
     user.last_login = timezone.now()
-    type(user)._base_manager.filter(pk=user.pk).update(last_login=user.last_login)
+    statements.update(type(user), user.pk, last_login=user.last_login)

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from . import statements
 from .models import LoginAttempt, LoginGuard
 
 Outcome = LoginAttempt.Outcome
@@ -198,7 +199,7 @@ def reserve(
         if refuse:
             # L3: the refusal is itself unsuccessful; the lock runs from it.
             attempt.outcome = Outcome.REFUSED
-            attempt.save(force_insert=True)
+            statements.insert(attempt)
             guard.locked_until = now + _rule("LOCKOUT_DURATION")
             guard.save(update_fields=["locked_until"])
             return Reservation(guard.pk, None, guard.locked_until, refused=True)
@@ -214,7 +215,7 @@ def reserve(
             # (Refusals above stay durable: they lock.)
             with connection.cursor() as cursor:
                 cursor.execute(_ASYNC_COMMIT_SQL)
-        attempt.save(force_insert=True)
+        statements.insert(attempt)
     return Reservation(guard.pk, attempt.pk)
 
 
@@ -222,9 +223,9 @@ def _record_outcome(reservation: Reservation, outcome: str, now: datetime) -> No
     if reservation.attempt is not None:
         reservation.attempt.outcome = outcome
         reservation.attempt.at = now
-        reservation.attempt.save(force_insert=True)
+        statements.insert(reservation.attempt)
     else:
-        LoginAttempt.objects.filter(pk=reservation.attempt_id).update(outcome=outcome, at=now)
+        statements.update(LoginAttempt, reservation.attempt_id, outcome=outcome, at=now)
 
 
 def resolve_failure(reservation: Reservation, now: datetime) -> datetime | None:

@@ -47,19 +47,20 @@ def test_L3_reservation_commits_without_waiting_for_the_disk_and_refusals_wait(p
     a refusal locks the username, and that must survive a crash."""
     from django.db import connection
 
+    from login import statements
     from login.models import LoginAttempt
 
     seen = []
-    real_save = LoginAttempt.save
+    real_insert = statements.insert
 
-    def save_and_look(obj, *args, **kwargs):
-        if obj.outcome in ("pending", "refused"):
+    def insert_and_look(obj):
+        if isinstance(obj, LoginAttempt) and obj.outcome in ("pending", "refused"):
             with connection.cursor() as cursor:
                 cursor.execute("SHOW synchronous_commit")
                 seen.append((obj.outcome, cursor.fetchone()[0]))
-        return real_save(obj, *args, **kwargs)
+        return real_insert(obj)
 
-    monkeypatch.setattr(LoginAttempt, "save", save_and_look)
+    monkeypatch.setattr(statements, "insert", insert_and_look)
     for _ in range(11):
         with pytest.raises(LoginRefusal):
             check_password_step("alice", "wrong", ip=None, channel="web", now=timezone.now())
