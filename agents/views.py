@@ -126,6 +126,15 @@ def _change_url(obj: Client | User) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
 
 
+def _verification_context(form, recent) -> dict:
+    """What every verified action's page shows of the call's verification."""
+    return {
+        "form": form,
+        "recent_verification": recent,
+        "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+    }
+
+
 def _verified_action(
     request: HttpRequest,
     model_admin: ModelAdmin,
@@ -164,9 +173,7 @@ def _verified_action(
             "subject_user": subject if isinstance(subject, User) else None,
             "explanation": explanation,
             "submit_label": submit_label,
-            "form": form,
-            "recent_verification": recent,
-            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+            **_verification_context(form, recent),
         },
         status=status,
     )
@@ -428,9 +435,7 @@ def _decide_change_view(
             "subject_user": change.requested_by,
             "explanation": explanation,
             "submit_label": _("Approve") if approve else _("Reject"),
-            "form": form,
-            "recent_verification": recent,
-            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+            **_verification_context(form, recent),
         },
         status=status,
     )
@@ -530,9 +535,7 @@ def report_device_view(request: HttpRequest, model_admin: ModelAdmin, object_id:
             "subject_client": device.client,
             "explanation": explanation,
             "submit_label": _("Report the device"),
-            "form": form,
-            "recent_verification": recent,
-            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+            **_verification_context(form, recent),
         },
         status=status,
     )
@@ -624,9 +627,7 @@ def mark_shipped_view(request: HttpRequest, model_admin: ModelAdmin, object_id: 
             )
             % {"address": order.shipping_address},
             "submit_label": _("Mark shipped"),
-            "form": form,
-            "recent_verification": recent,
-            "verification_valid_until": recent.at + settings.SLS["IDENTITY_VERIFICATION_VALID"] if recent else None,
+            **_verification_context(form, recent),
         },
         status=status,
     )
