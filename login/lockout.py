@@ -15,12 +15,13 @@ A completed login or an agent's unlock resets the count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+
+from audit import rows
 
 from . import statements
 from .models import LoginAttempt, LoginGuard
@@ -94,24 +95,22 @@ _LOCK_SQL = (
 # committed by whoever held the lock before (tests/test_concurrency.py
 # fails if the counts are read by the locking statement itself).
 _SINCE = f"CASE WHEN {_GUARDS}.reset_at > %s THEN {_GUARDS}.reset_at ELSE %s END"
-_STATE_SQL = (
-    f"SELECT id, reset_at, locked_until, lift_recorded_for, ({_failures_sql(f'{_GUARDS}.id', _SINCE)}),"
-    f" ({_ADDRESS_SQL}) FROM {_GUARDS} WHERE username = %s"
-)
+
+
+def _state_sql() -> str:
+    """The guard's columns, as audit.rows converts them, then the counts."""
+    select, _converters = rows.columns(LoginGuard, _GUARDS)
+    return (
+        f"SELECT {select}, ({_failures_sql(f'{_GUARDS}.id', _SINCE)}), ({_ADDRESS_SQL})"
+        f" FROM {_GUARDS} WHERE username = %s"
+    )
+
+
 _ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit TO OFF"
 
 
 def _at(moment: datetime):
     return connection.ops.adapt_datetimefield_value(moment)
-
-
-def _from_db(value):
-    """A datetime column as the ORM gives it back: SQLite keeps naive UTC text."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | None:
@@ -124,7 +123,7 @@ def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | 
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, [username, ip, address_since, limit, limit])
         cursor.execute(
-            _STATE_SQL,
+            _state_sql(),
             [
                 window_start,
                 window_start,
@@ -140,15 +139,8 @@ def _locked_guard(username: str, ip: str | None, now: datetime) -> LoginGuard | 
         row = cursor.fetchone()
     if row is None:
         return None
-    guard = LoginGuard(
-        id=row[0],
-        username=username,
-        reset_at=_from_db(row[1]),
-        locked_until=_from_db(row[2]),
-        lift_recorded_for=_from_db(row[3]),
-    )
-    guard._state.adding = False
-    guard.failures, guard.from_address = row[4], row[5]
+    guard = rows.instance(LoginGuard, _GUARDS, row[:-2])
+    guard.failures, guard.from_address = row[-2], row[-1]
     return guard
 
 
