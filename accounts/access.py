@@ -16,14 +16,28 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 FULL = "full"
+# A2/A5: a temporary passcode's first 2 days: everything but withdrawals
+# and banking changes.
+FULL_NO_WITHDRAWALS = "full_no_withdrawals"
+# A3: days 2 to 12 of a temporary passcode: only the pages to print, save
+# and activate the online card (plus help and logout, which need no scope).
+RESTRICTED_CARD_ONLY = "restricted_card_only"
+# A8: a closed account whose device was returned: statements and tax forms.
+STATEMENTS_ONLY = "statements_only"
 UNENROLLED = "unenrolled"
 
-ALL_SCOPES = (FULL, UNENROLLED)
+ALL_SCOPES = (FULL, FULL_NO_WITHDRAWALS, RESTRICTED_CARD_ONLY, STATEMENTS_ONLY, UNENROLLED)
+# A1: the pages of a full login; a temporary passcode's first days see them
+# too, except the money pages (MONEY_SCOPES).
+PORTAL_SCOPES = (FULL, FULL_NO_WITHDRAWALS, UNENROLLED)
+# The trading platform (API.md): full access only (A1, A3).
+PLATFORM_SCOPES = (FULL, FULL_NO_WITHDRAWALS, UNENROLLED)
 
 # A5: withdrawals and changes of banking instructions need a permanent
 # device (FULL) or, for an unenrolled client, the password login with B1's
@@ -86,6 +100,12 @@ def scope_required(*scopes: str, rule: str = "D8", message: str | None = None):
             if scope is None:
                 return redirect_to_login(request.get_full_path())
             if scope not in scopes:
+                # A session narrowed by its own window (A3, A8) is told that
+                # window's limit, whatever page it asked for (A9).
+                narrowed = SCOPE_REFUSALS.get(scope)
+                if narrowed is not None:
+                    narrowed_rule, narrowed_message, next_step = narrowed
+                    return refusal(request, rule=narrowed_rule, message=narrowed_message, next_step=next_step)
                 return refusal(
                     request,
                     rule=rule,
@@ -99,8 +119,36 @@ def scope_required(*scopes: str, rule: str = "D8", message: str | None = None):
     return decorator
 
 
-def refusal(request: HttpRequest, *, rule: str, message: str, status: int = 403):
-    """The page says the rule in words (A9); its ID is for the audit and the agents, not the page."""
-    response = render(request, "accounts/refusal.html", {"message": message}, status=status)
+# What a narrowed scope is told on any page it may not see: (rule, message,
+# (URL name, button label) of the next step).
+SCOPE_REFUSALS = {
+    RESTRICTED_CARD_ONLY: (
+        "A3",
+        gettext_lazy(
+            "Your temporary passcode now only lets you print and activate your online security card. "
+            "Print your card and activate it to use the rest of Account Management again."
+        ),
+        ("online-card", gettext_lazy("Print your online security card")),
+    ),
+    STATEMENTS_ONLY: (
+        "A8",
+        gettext_lazy("Your account is closed: you can still view and print its statements and tax forms."),
+        ("statements", gettext_lazy("Statements and tax forms")),
+    ),
+}
+
+
+def refusal(
+    request: HttpRequest, *, rule: str, message: str, status: int = 403, next_step: tuple[str, str] | None = None
+):
+    """The page says the rule in words (A9), and the next step as a button
+    when there is one; the rule's ID is for the audit and the agents, not the page."""
+    next_url = None
+    if next_step is not None:
+        try:
+            next_url = (reverse(next_step[0]), next_step[1])
+        except NoReverseMatch:
+            next_url = None
+    response = render(request, "accounts/refusal.html", {"message": message, "next_step": next_url}, status=status)
     response.sls_rule = rule
     return response
