@@ -202,7 +202,19 @@ COUNTRY_TIME_ZONES: dict[str, str] = {
 
 # (ours) The language a client of each country is written to in, until they
 # choose one (e-mails, the printed card); English where we have no translation.
-COUNTRY_LANGUAGES: dict[str, str] = {"IT": "it"}
+COUNTRY_LANGUAGES: dict[str, str] = {
+    "IT": "it",
+    "SM": "it",
+    "ES": "es",
+    "MX": "es",
+    "AR": "es",
+    "CL": "es",
+    "CO": "es",
+    "PE": "es",
+    "CN": "zh-hans",
+    "SG": "zh-hans",
+    "JP": "ja",
+}
 
 
 def time_zone_for_country(country_code: str) -> str:

@@ -436,7 +436,7 @@ ENGLISH_SENTENCES = {
 # Text that reads the same in both languages: the languages' own names,
 # loanwords, place names, e-mail addresses and serial numbers.
 _SAME_IN_BOTH = re.compile(
-    r"^(?:English|Italiano|Password|Australia|Hong Kong|Singapore|[^\s@]+@[^\s@]+|[A-Z]{2}\d{6,})$"
+    r"^(?:English|Italiano|Español|Password|Australia|Hong Kong|Singapore|[^\s@]+@[^\s@]+|[A-Z]{2}\d{6,})$"
 )
 
 
