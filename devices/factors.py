@@ -24,6 +24,7 @@ the login asks every source and needs to know none of them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
@@ -41,6 +42,21 @@ WEB = "web"
 PLATFORM = "platform"
 
 Source = Callable[[object, datetime], list["SecondFactor"]]
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a login's factor allows now and until when (the dashboard, the
+    Secure Login System page, the platform API's valid_until, the agents'
+    timeline): `scope` until `until` (None: while the device stays
+    active), then `then_scope` until `then_until`, if there is a next window."""
+
+    scope: str
+    until: datetime | None = None
+    then_scope: str | None = None
+    then_until: datetime | None = None
+
+
 _sources: list[Source] = []
 
 
@@ -177,6 +193,11 @@ class SecondFactor(ThrottlingMixin, Device):
     def access_scope(self, now: datetime) -> str | None:
         """The scope a session verified by this factor has now; None: it ended."""
         raise NotImplementedError
+
+    def allowance(self, now: datetime) -> Allowance | None:
+        """What this factor allows now and until when; None: nothing any more."""
+        scope = self.access_scope(now)
+        return Allowance(scope) if scope is not None else None
 
     def window_refusal(self, now: datetime, channel: str):
         """A9: why a matched answer still opens nothing on `channel` now

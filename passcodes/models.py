@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import FULL, FULL_NO_WITHDRAWALS, RESTRICTED_CARD_ONLY
 from accounts.models import Account, Client, IdentityVerification
 from devices import crypto
-from devices.factors import SecondFactor
+from devices.factors import Allowance, SecondFactor
 from devices.kinds import CodeCardKind, code_input
 from devices.models import DeviceStatus, SecurityDevice
 from help import refusals
@@ -180,6 +180,14 @@ class TemporaryPasscode(SecondFactor):
             return RESTRICTED_CARD_ONLY  # A3
         return None
 
+    def allowance(self, now: datetime) -> Allowance | None:
+        phase = self.current_phase(now)
+        if phase == Phase.FULL:
+            return Allowance(FULL_NO_WITHDRAWALS, self.full_until, RESTRICTED_CARD_ONLY, self.restricted_until)
+        if phase == Phase.RESTRICTED:
+            return Allowance(RESTRICTED_CARD_ONLY, self.restricted_until)
+        return None
+
     def ended_refusal(self, now: datetime):
         if windows.passcode_phase(self.issued_at, now, ended_at=self.ended_at) == Phase.EXPIRED:
             return refusals.passcode_expired()  # A7
@@ -317,6 +325,10 @@ class OnlineCard(CodeCardKind, SecondFactor):
 
     def access_scope(self, now: datetime) -> str | None:
         return FULL if self.window(now)[0] == Phase.FULL else None  # A4: withdrawals included
+
+    def allowance(self, now: datetime) -> Allowance | None:
+        phase, expires_at = self.window(now)
+        return Allowance(FULL, expires_at) if phase == Phase.FULL else None
 
     def ended_refusal(self, now: datetime):
         if self.window(now)[0] == Phase.EXPIRED:

@@ -9,7 +9,6 @@ changes no decision (J2). The jobs only persist what these say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -99,15 +98,3 @@ def card_phase(
 def warning_due_at(expires_at: datetime) -> datetime:
     """C (ours): when the warning before the card expires is due."""
     return expires_at - settings.SLS["ONLINE_CARD_WARNING_BEFORE"]
-
-
-@dataclass(frozen=True)
-class Allowance:
-    """What a credential allows now and until when, for the client's pages
-    (the dashboard, the Secure Login System page) and the agents' timeline."""
-
-    scope: str | None
-    until: datetime | None
-    # What comes after `until`: the next scope and when that ends, if any.
-    then_scope: str | None = None
-    then_until: datetime | None = None

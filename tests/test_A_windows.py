@@ -187,3 +187,20 @@ def test_A6_reactivating_the_device_ends_the_passcode(alice, passcode, clock):
     assert stored.ended_at is not None and stored.access_scope(timezone.now()) is None
     step = check_password_step("alice", PASSWORD, ip=IP, channel=WEB, now=timezone.now())
     assert [offer["device"] for offer in step.pending.offers] == [binding.persistent_id]
+
+
+def test_A2_allowance_says_what_and_until_when(alice, passcode, clock):
+    stored = TemporaryPasscode.objects.get(user=alice)
+    now = timezone.now()
+    allowance = stored.allowance(now)
+    assert (allowance.scope, allowance.until) == (access.FULL_NO_WITHDRAWALS, stored.issued_at + FULL_DAYS)
+    assert (allowance.then_scope, allowance.then_until) == (access.RESTRICTED_CARD_ONLY, stored.issued_at + TWELVE_DAYS)
+    _after_issue(clock, FULL_DAYS)
+    later = stored.allowance(timezone.now())
+    assert (later.scope, later.until, later.then_scope) == (
+        access.RESTRICTED_CARD_ONLY,
+        stored.issued_at + TWELVE_DAYS,
+        None,
+    )
+    _after_issue(clock, TWELVE_DAYS)
+    assert stored.allowance(timezone.now()) is None
