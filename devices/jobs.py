@@ -37,6 +37,12 @@ from .models import DeviceOrder, DeviceStatus, Notice, SecurityDevice
 
 REMINDER = "device.delivery_reminder"
 ACTIVATED = "device.auto_activated"
+# Queued when an agent records the receipt of a returned device (T5, the
+# returns app): D5's invitation to request a Platinum replacement in the
+# portal (object: the returned device), or D6's replacement ordered without
+# a web step (object: the order).
+INVITATION = "device.replacement_invitation"
+REPLACEMENT_ORDERED = "device.replacement_ordered"
 
 
 def _reminders_sql(now: datetime, batch_size: int) -> tuple[str, list]:
@@ -115,6 +121,36 @@ def _message(notice: Notice, order: DeviceOrder | None, device: SecurityDevice |
     client = notice.client
     device_name = device.get_type_display() if device else ""
     serial = device.serial if device else ""
+    if notice.event == INVITATION:
+        subject = _("Request your new Platinum token")
+        body = _(
+            "Dear %(name)s,\n\nwe have received your %(device)s (serial number %(serial)s) back. The equity of "
+            "your accounts still qualifies for a Platinum token: log in to Account Management and request it at "
+            "Settings > Security > Secure Login System.\n\n"
+            "The confirmation page then shows the PIN and the passphrase that activate your new token. They are "
+            "shown only once: print the page and keep it until the new token is active."
+        ) % {"name": client.first_name, "device": device_name, "serial": serial}
+        return str(subject), str(body)
+    if notice.event == REPLACEMENT_ORDERED and order is not None:
+        returned = order.replaces
+        subject = _("Your replacement security device is ordered")
+        body = _(
+            "Dear %(name)s,\n\nwe have received your %(returned)s (serial number %(serial)s) back and ordered a "
+            "%(device)s for you, the device the equity of your accounts gets. It is sent to your address of "
+            "record; its projected delivery date is %(date)s."
+        ) % {
+            "name": client.first_name,
+            "returned": returned.get_type_display() if returned else "",
+            "serial": returned.serial if returned else "",
+            "device": order.get_device_type_display(),
+            "date": formats.date_format(order.projected_delivery_at, "DATE_FORMAT"),
+        }
+        if order.finalised_at is None:
+            body += "\n\n" + _(
+                "To finish the order, log in to Account Management and create the PIN of your new device at "
+                "Settings > Security > Secure Login System."
+            )
+        return str(subject), str(body)
     if notice.event == REMINDER and order is not None:
         subject = _("Your security device should arrive today")
         body = _(
@@ -151,7 +187,7 @@ def send_notices(now: datetime, batch_size: int) -> int:
             if batch:
                 order_ids = [int(n.object_key.split(":")[1]) for n in batch if n.object_key.startswith("order:")]
                 device_ids = [int(n.object_key.split(":")[1]) for n in batch if n.object_key.startswith("device:")]
-                found = DeviceOrder.objects.filter(pk__in=order_ids).select_related("device")
+                found = DeviceOrder.objects.filter(pk__in=order_ids).select_related("device", "replaces")
                 orders = {order.pk: order for order in found}
                 devices = {device.pk: device for device in SecurityDevice.objects.filter(pk__in=device_ids)}
                 for notice in batch:
