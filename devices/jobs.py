@@ -10,7 +10,9 @@ persists what that rule already says, and sends the notices:
    earlier active device is revoked first, in the same transaction, so
    `one_active_device_per_client` holds), its order marked activated, and
    one `Notice` row per device;
-3. the outbox: unsent notices are claimed, e-mailed and marked sent.
+3. the outbox: unsent notices are claimed, e-mailed and marked sent; among
+   them the two the returns app queues when a returned device is received
+   (D5's Platinum invitation, D6's replacement ordered), written here.
 
 Set-based and safe on several workers (ARCHITECTURE.md principle 5): every
 step works in batches of a fixed size; a batch claims its rows with
