@@ -28,12 +28,12 @@ from accounts.changes import ChangeConflict
 from accounts.models import ChangeRequest, Client, IdentityVerification, User
 from devices.flows import DeviceConflict, take_printout
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
-from devices.orders import OrderRefused, offer_for
+from devices.orders import OrderRefused, device_type_for, equity_of, offer_for
 from devices.printing import code_card_pdf
 from login import lockout
 from returns.charges import ChargeRefused, fee_for
 from returns.flows import Outcome, ReturnRefused
-from returns.instructions import instructions_for
+from returns.instructions import Replacement, instructions_for
 from returns.models import ChargeReason, DeviceCharge, DeviceReturn
 
 from . import actions
@@ -739,6 +739,32 @@ def _receipt_message(request: HttpRequest, receipt) -> None:
         messages.success(request, _("Receipt recorded; the device is returned. No replacement was asked for."))
 
 
+def _replacement_forecast(device_return: DeviceReturn) -> str:
+    """What the receipt will do about the replacement, by type and today's equity (T5, D5, D6)."""
+    if not device_return.replacement_wanted:
+        return _("The client wants no replacement.")
+    how = instructions_for(device_return.device.type).replacement
+    if how == Replacement.CLIENT_REQUESTS:
+        return _("The client wants a replacement: they request it online and create its PIN there (T5, D2).")
+    if how not in (Replacement.INVITATION, Replacement.AUTOMATIC):
+        return _("The client wants a replacement, but this type of device has no replacement by return.")
+    equity = equity_of(device_return.client, timezone.now())
+    device_type = device_type_for(equity)
+    values = {"equity": equity, "device": DeviceType(device_type).label}
+    if device_type == DeviceType.PLATINUM:
+        return (
+            _(
+                "The client wants a replacement. By the equity now (USD %(equity)s) it is a %(device)s: the client "
+                "is e-mailed an invitation to request it in Account Management (D5)."
+            )
+            % values
+        )
+    return (
+        _("The client wants a replacement. By the equity now (USD %(equity)s) a %(device)s is ordered at once (D6).")
+        % values
+    )
+
+
 def receipt_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
     """T3, T5: record that a returned device has arrived."""
     _require(request, PERM_RECORD_RECEIPT)
@@ -757,10 +783,7 @@ def receipt_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) 
         _receipt_message(request, receipt)
         return HttpResponseRedirect(reverse("admin:returns_devicereturn_change", args=[device_return.pk]))
 
-    if device_return.replacement_wanted:
-        replacement = _("The client wants a replacement: %(how)s") % {"how": instructions_for(device.type).what_to_do}
-    else:
-        replacement = _("The client wants no replacement.")
+    replacement = _replacement_forecast(device_return)
     explanation = _(
         "The %(device)s %(serial)s becomes returned and the client's Returns page shows it received (T3). %(replacement)s"
     ) % {"device": device.get_type_display(), "serial": device.serial, "replacement": replacement}

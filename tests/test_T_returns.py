@@ -405,6 +405,7 @@ def test_T3_receipt_in_the_admin_needs_a_verification_and_is_audited(returner, d
     user, device = returner(DeviceType.ALPINE)
     device_return = flows.start_return(user, device, reason="x", replacement_wanted=False, now=timezone.now())
     path = f"/admin/returns/devicereturn/{device_return.pk}/receive/"
+    assert "The client wants no replacement." in desk.get(path).content.decode()
     unverified = csrf_post(desk, path, {"receipt_notes": "arrived scratched"})
     assert unverified.status_code == 400 and "Verify the caller" in unverified.content.decode()
     device_return.refresh_from_db()
@@ -689,3 +690,18 @@ def test_T1_closed_client_logs_in_and_returns_the_device(client_factory, clock):
     response = start(http, device, reason="Account closed", replacement="no")
     assert response.status_code == 302
     assert DeviceReturn.objects.get().started_by == user
+
+
+@pytest.mark.parametrize(
+    ("device_type", "equity", "forecast"),
+    [
+        (DeviceType.PLATINUM, PLATINUM_EQUITY, "it is a Platinum token: the client is e-mailed an invitation"),
+        (DeviceType.ALPINE, "5000.00", "a Security Code Card is ordered at once"),
+        (DeviceType.DSC_PLUS, "25000.00", "they request it online and create its PIN there"),
+    ],
+)
+def test_T5_receipt_page_tells_the_agent_what_the_receipt_will_do(returner, desk, device_type, equity, forecast):
+    user, device = returner(device_type, equity=equity)
+    device_return = flows.start_return(user, device, reason="x", replacement_wanted=True, now=timezone.now())
+    page_text = desk.get(f"/admin/returns/devicereturn/{device_return.pk}/receive/").content.decode()
+    assert forecast in page_text
