@@ -264,6 +264,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.tasks.sweep_device_orders",
         "schedule": timedelta(minutes=10),
     },
+    # passcodes/jobs.py (J1): passcodes full -> restricted -> expired, the
+    # online cards' warnings and expiry; their notices go through the outbox
+    # of the device-order sweep, which runs after it every 10 minutes.
+    "interim-access-sweep": {
+        "task": "passcodes.tasks.sweep_interim_access",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 OTP_TOTP_ISSUER = "SLS portal"
