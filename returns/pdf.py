@@ -14,24 +14,20 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from functools import cache
-from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from help import regions
+from help.pdf import font_for
 
 from .models import DeviceReturn
 
@@ -51,27 +47,6 @@ def is_latin(text: str) -> bool:
         elif char not in _NAME_PUNCTUATION:
             return False
     return True
-
-
-@cache
-def _register(name: str, path: str, index: int) -> str:
-    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=index))
-    return name
-
-
-def font_for(language: str) -> str:
-    """The embedded font for a language: IPA P Gothic for Japanese, WenQuanYi
-    Zen Hei for every other (it has Latin, Chinese and Japanese kana); the
-    other one when the preferred file is missing."""
-    fonts = settings.PDF_FONTS
-    preferred = [fonts["ja"], fonts["default"]] if language == "ja" else [fonts["default"], fonts["ja"]]
-    for name, path, index in preferred:
-        if Path(path).is_file():
-            return _register(name, path, index)
-    raise ImproperlyConfigured(
-        "No CJK TrueType font for the PDFs: install fonts-wqy-zenhei and fonts-ipafont-gothic (Debian), "
-        "or point PDF_FONT_DEFAULT / PDF_FONT_JA at a .ttf or .ttc file."
-    )
 
 
 def _labels() -> dict[str, str]:
