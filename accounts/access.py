@@ -128,7 +128,7 @@ SCOPE_REFUSALS = {
             "Your temporary passcode now only lets you print and activate your online security card. "
             "Print your card and activate it to use the rest of Account Management again."
         ),
-        ("online-card", gettext_lazy("Print your online security card")),
+        ("settings-security-sls-online-card", gettext_lazy("Print your online security card")),
     ),
     STATEMENTS_ONLY: (
         "A8",
@@ -136,6 +136,23 @@ SCOPE_REFUSALS = {
         ("statements", gettext_lazy("Statements and tax forms")),
     ),
 }
+
+
+# Where a login of a narrowed scope lands, instead of the dashboard.
+LANDINGS = {
+    RESTRICTED_CARD_ONLY: ("settings-security-sls-online-card", "settings-security-sls"),
+    STATEMENTS_ONLY: ("statements",),
+}
+
+
+def landing_url(scope: str | None) -> str | None:
+    """The first page a login of this scope can use (A3, A8), if not the dashboard."""
+    for name in LANDINGS.get(scope, ()):
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
 
 
 def refusal(

@@ -27,7 +27,7 @@ def set_language_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     client = request.user.client
     now = timezone.now()

@@ -30,6 +30,9 @@ class DeviceStatus(models.TextChoices):
     LOST = "lost", _("Reported lost")
     STOLEN = "stolen", _("Reported stolen")
     DAMAGED = "damaged", _("Reported damaged")
+    # The client is temporarily without it (left at home, s144): an agent
+    # issued a temporary passcode; the client reactivates it (R1) on return.
+    UNAVAILABLE = "unavailable", _("Temporarily unavailable")
     RETURNED = "returned", _("Returned")
     REVOKED = "revoked", _("Revoked")
 

@@ -34,7 +34,7 @@ from .models import DeviceBinding, DeviceOrder, DeviceStatus, DeviceType, Securi
 PASSPHRASE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 # D5: the statuses of a device that a replacement supersedes.
-SUPERSEDED = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED)
+SUPERSEDED = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED, DeviceStatus.UNAVAILABLE)
 
 
 class OrderRefused(Exception):

@@ -257,6 +257,23 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
             return refusals.locked_out(locked_until)
         return refusals.login_failed(hint, rule=rule, retry_at=throttled_until)
 
+    # A9: the code matched, but the factor's window may open nothing on this
+    # channel now (A3, A4, A7). Not a failure (API.md): nothing is counted,
+    # and the count is not reset either; the login is over.
+    window = factor.window_refusal(now, channel)
+    if window is not None:
+        lockout.resolve_step_passed(reservation, now)
+        trail.record(
+            "login.code",
+            request=request,
+            client_id=user.client_id,
+            username=user.username,
+            outcome="refused",
+            rule=window.rule,
+            details={"channel": channel, "code": window.code, **factor.audit_details()},
+        )
+        return window
+
     lockout.resolve_success(reservation, now)
     trail.record(
         "login",
@@ -269,10 +286,11 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
 
 
 def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:
-    """A new challenge for an offered factor (the answered one is loaded already)."""
+    """A new challenge for an offered factor. What a kind asks depends only
+    on its class (the contract), so the factors not answered are not loaded."""
     if answered is not None and answered.persistent_id == entry["device"]:
         return answered.generate_challenge()
-    factor = load_factor(entry["device"])
+    factor = presented(entry["device"], {})
     return factor.generate_challenge() if factor is not None else {}
 
 

@@ -327,6 +327,17 @@ SLS = {
     "PASSCODE_FULL_ACCESS": timedelta(days=2),
     "PASSCODE_RESTRICTED_ACCESS": timedelta(days=10),
     "ONLINE_CARD_ACCESS": timedelta(days=21),
+    # L4 (ours): a temporary passcode is 12 characters of upper-case letters
+    # and digits without look-alikes (60 bits; L3 allows 10 guesses a day).
+    "PASSCODE_LENGTH": 12,
+    "PASSCODE_ALPHABET": "23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
+    # A7 (ours): an expired passcode or card is still recognised at step 2
+    # for this long after its window closed, so the client who types it is
+    # told it expired and whom to call, not a bare "Login Failed".
+    "INTERIM_RECOGNISED_AFTER_END": timedelta(days=90),
+    # C (ours): the online card's expiry is announced this long before, on
+    # its pages and by e-mail.
+    "ONLINE_CARD_WARNING_BEFORE": timedelta(days=3),
     # T6: a lost, stolen, damaged or unreturned device is charged, from 20
     # to 150 USD by type (s19, s158); the table by type comes with T6.
     "DEVICE_FEE_RANGE_USD": (20, 150),

@@ -17,7 +17,7 @@ def test_language_defaults_from_the_country(client_factory):
     assert client_factory("Alice", "Rossi", "IT").language == "it"
     assert client_factory("Bob", "Smith", "US").language == "en"
     assert client_factory("Hiro", "Sato", "JP").language == "ja"
-    assert client_factory("Lucia", "Garcia", "ES").language == "es"
+    assert client_factory("Ana", "Ruiz", "ES").language == "es"
     assert client_factory("Diego", "Hernandez", "MX").language == "es"
 
 
