@@ -35,6 +35,9 @@ from devices import flows as device_flows
 from devices import orders as device_orders
 from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
 from login import lockout
+from returns import charges as return_charges
+from returns import flows as return_flows
+from returns.models import DeviceCharge, DeviceReturn
 
 
 class VerificationRequired(Exception):
@@ -340,4 +343,83 @@ def mark_order_shipped(
         verification = _verification_for(order.client, new_verification, agent=agent, now=now, request=request)
         return device_orders.mark_shipped(
             order, serial=serial, now=now, agent=agent, verification=verification, request=request
+        )
+
+
+def record_return_receipt(
+    device_return: DeviceReturn,
+    *,
+    agent: User,
+    now: datetime,
+    notes: str = "",
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> return_flows.Receipt:
+    """T3, T5: the returned device has arrived; the replacement follows by
+    type and equity (D5, D6). Raises ReturnRefused (and records nothing)
+    when its receipt is recorded already."""
+    with transaction.atomic():
+        verification = _verification_for(device_return.client, new_verification, agent=agent, now=now, request=request)
+        return return_flows.record_receipt(
+            device_return, agent=agent, verification=verification, now=now, notes=notes, request=request
+        )
+
+
+def _verification_if_on_call(
+    client: Client,
+    new: NewVerification | None,
+    *,
+    on_call: bool,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None,
+) -> IdentityVerification | None:
+    """A charge is the agent's decision; acting for a caller on the phone
+    needs the caller verified (L5), like every other action for a caller."""
+    if new is None and not on_call:
+        return None
+    return _verification_for(client, new, agent=agent, now=now, request=request)
+
+
+def charge_device(
+    device: SecurityDevice,
+    reason: str,
+    *,
+    agent: User,
+    now: datetime,
+    on_call: bool,
+    account=None,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceCharge:
+    """T6: charge a device's cost to its client's account. Raises
+    ChargeRefused (and records nothing) for a device charged already or a
+    type without a charge."""
+    with transaction.atomic():
+        verification = _verification_if_on_call(
+            device.client, new_verification, on_call=on_call, agent=agent, now=now, request=request
+        )
+        return return_charges.create_charge(
+            device, reason, agent=agent, now=now, account=account, verification=verification, request=request
+        )
+
+
+def waive_device_charge(
+    charge: DeviceCharge,
+    *,
+    reason: str,
+    agent: User,
+    now: datetime,
+    on_call: bool,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceCharge:
+    """T6: waive a charge with a reason. Raises ChargeRefused (and records
+    nothing) when it is waived already or the reason is missing."""
+    with transaction.atomic():
+        verification = _verification_if_on_call(
+            charge.account.client, new_verification, on_call=on_call, agent=agent, now=now, request=request
+        )
+        return return_charges.waive_charge(
+            charge, reason=reason, agent=agent, now=now, verification=verification, request=request
         )

@@ -94,7 +94,7 @@ def issue(
         passcodes = [
             TemporaryPasscode.objects.create(
                 user=user,
-                name=str(_("Temporary passcode")),
+                name="Temporary passcode",  # an internal label, not shown to anyone
                 confirmed=True,
                 client=client,
                 code_digest=digest,

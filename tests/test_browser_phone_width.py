@@ -35,6 +35,7 @@ PRIVATE_PAGES = [
     "/deposits/",
     "/settings/security/sls/",
     "/settings/security/sls/activate/",
+    "/returns/",
     "/settings/banking/",
     "/settings/email/",
     "/logout/",

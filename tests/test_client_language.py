@@ -19,6 +19,8 @@ def test_language_defaults_from_the_country(client_factory):
     assert client_factory("Hiro", "Sato", "JP").language == "ja"
     assert client_factory("Ana", "Ruiz", "ES").language == "es"
     assert client_factory("Diego", "Hernandez", "MX").language == "es"
+    # A country whose language the portal does not speak gets English.
+    assert client_factory("Hans", "Maier", "DE").language == "en"
 
 
 def test_L5_italian_client_gets_an_italian_reset_email_from_an_english_agent(desk, alice, mailoutbox, clock):
