@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 from pypdf import PdfReader
 
 from accounts import access
+from accounts.closure import ClosureRefused
 from accounts.demo import add_activity
 from accounts.models import Account, IdentityVerification, User, Withdrawal, all_accounts_closed
 from accounts.signals import account_closed
@@ -288,6 +289,35 @@ def test_A8_closing_twice_says_so_and_writes_nothing(desk, bob, clock, received)
     account.refresh_from_db()
     assert account.closure_reason == "First closure." and account.closed_at == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     assert len(received) == 1
+
+
+@pytest.mark.postgres
+def test_A8_two_agents_closing_one_account_at_once_close_it_once(transactional_db, postgresql, bob, agent):
+    """Under the account's row lock: one closure, one event; the other agent is told."""
+    from agents import actions
+    from tests.conftest import run_at_once, staff_user
+
+    agents = [agent, staff_user("agent8", group="Customer service")]
+    account = bob.client.accounts.get()
+    now = timezone.now()
+
+    def close(index: int):
+        return actions.close_account(
+            Account.objects.get(pk=account.pk),
+            reason=f"Closure {index}.",
+            agent=agents[index],
+            now=now,
+            new_verification=actions.NewVerification("callback", f"CALL-{index}"),
+        )
+
+    results = run_at_once(2, close)
+    closed = [result for result in results if isinstance(result, Account)]
+    refused = [result for result in results if isinstance(result, ClosureRefused)]
+    assert len(closed) == 1 and len(refused) == 1, results
+    assert "already closed" in str(refused[0])
+    assert AuditEvent.objects.filter(action="account.closed").count() == 1
+    # The refused closure's verification rolled back with it.
+    assert IdentityVerification.objects.count() == 1
 
 
 @pytest.mark.parametrize(
