@@ -28,8 +28,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts import changes
-from accounts.models import ChangeRequest, Client, IdentityVerification, User
+from accounts import changes, closure
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
 from audit import trail
 from devices import flows as device_flows
 from devices import orders as device_orders
@@ -212,6 +212,25 @@ def end_all_sessions(
             verification=verification,
             at=now,
         )
+
+
+def close_account(
+    account: Account,
+    *,
+    reason: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> Account:
+    """A8: close an account for a verified caller, with the reason, audited.
+    Raises accounts.closure.ClosureRefused (and records nothing, not even the
+    verification) when it is closed already or the reason is missing."""
+    closure.refuse_if_closed(account)
+    closure.clean_reason(reason)
+    with transaction.atomic():
+        verification = _verification_for(account.client, new_verification, agent=agent, now=now, request=request)
+        return closure.close(account, reason=reason, agent=agent, verification=verification, now=now, request=request)
 
 
 def _has_open_account(client: Client, now: datetime) -> bool:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User, open_accounts
 from agents.device_admin import SecurityDeviceInline
 from audit import trail
 from audit.models import AuditEvent
@@ -314,14 +314,46 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class AccountStatusFilter(admin.SimpleListFilter):
+    """A8: open or closed now, from closed_at (principle 1): the closures."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("Open")), ("closed", _("Closed"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "open":
+            return queryset.filter(open_accounts(now))
+        if self.value() == "closed":
+            return queryset.filter(closed_at__lte=now)
+        return queryset
+
+
+# A8: a closure is written by its action only (reason, agent, verification, audited).
+CLOSURE_FIELDS = ("closed_at", "closure_reason", "closed_by", "closure_verification")
+
+
 @admin.register(Account, site=admin_site)
-class AccountAdmin(admin.ModelAdmin):
-    list_display = ("number", "client", "equity_usd", "funded_at", "closed_at")
-    list_select_related = ("client",)
+class AccountAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
+    list_display = ("number", "client", "equity_usd", "funded_at", "closed_at", "closed_by")
+    list_filter = (AccountStatusFilter,)
+    list_select_related = ("client", "closed_by")
     search_fields = ("number__exact",)
     search_help_text = _("Exact account number.")
     raw_id_fields = ("client",)
+    readonly_fields = CLOSURE_FIELDS
     show_full_result_count = False
+    paginator = CappedPaginator
+    agent_actions = (("close", "close", views.close_account_view, views.PERM_CLOSE_ACCOUNT, _("Close account")),)
+
+    def has_agent_actions(self, obj: Account) -> bool:
+        return obj.closed_at is None
+
+    def audit_events(self, obj: Account) -> QuerySet[AuditEvent]:
+        return AuditEvent.objects.filter(client=obj.client_id, details__account=obj.number)
 
 
 @admin.register(IdentityVerification, site=admin_site)

@@ -33,7 +33,7 @@ from audit import trail
 from devices.factors import SecondFactor, load_factor, offered_to, presented
 from help import refusals
 
-from . import lockout, statements
+from . import lockout, scopes, statements
 from .models import LoginAttempt, PendingLogin
 
 Step = LoginAttempt.Step
@@ -60,7 +60,9 @@ class Opener(Protocol):
         """Step 1 passed and step 2 must follow: keep `token`, which finds `pending`."""
 
     def logged_in(self, user: User, factor: SecondFactor | None) -> Any:
-        """The login is complete (factor None: the password alone, unenrolled)."""
+        """The login is complete (factor None: the password alone). The scope
+        it opens with is `user.login_scope` (login.scopes.login_scope: A8
+        narrows a closed account's login to its statements)."""
 
     def already_logged_in(self) -> Any:
         """Step 2 was answered twice at once and the twin completed the login:
@@ -131,14 +133,16 @@ def _after_password(user, username, reservation, opener, channel, now, request):
 
     factors = offered_to(user, now)
     if not factors:
-        # Unenrolled (no factor to ask): the password completes the login.
+        # No factor to ask (unenrolled, or a closed account whose device
+        # was returned, A8): the password completes the login.
         lockout.resolve_success(reservation, now)
+        user.login_scope = scopes.login_scope(user, None, now)
         trail.record(
             "login",
             request=request,
             client_id=user.client_id,
             username=username,
-            details={"scope": "unenrolled", "channel": channel},
+            details={"scope": user.login_scope, "channel": channel},
         )
         return opener.logged_in(user, None)
 
@@ -275,12 +279,13 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         return window
 
     lockout.resolve_success(reservation, now)
+    user.login_scope = scopes.login_scope(user, factor, now)
     trail.record(
         "login",
         request=request,
         client_id=user.client_id,
         username=user.username,
-        details={"scope": factor.access_scope(now), "channel": channel, **factor.audit_details()},
+        details={"scope": user.login_scope, "channel": channel, **factor.audit_details()},
     )
     return opener.logged_in(user, factor)
 

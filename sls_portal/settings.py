@@ -431,6 +431,8 @@ SLS = {
     # 5 characters from an alphabet without look-alikes (100 bits).
     "PLATINUM_PIN_LENGTH": 6,
     "PLATINUM_PASSPHRASE_GROUPS": 4,
+    # A8 (ours): the longest reason an agent may give for closing an account.
+    "CLOSURE_REASON_MAX_LENGTH": 1000,
 }
 
 SESSION_COOKIE_AGE = int(SLS["SESSION_IDLE"].total_seconds())

@@ -138,6 +138,8 @@ def _recreate_agent_groups() -> None:
     returns.add_permissions(
         MigrationLoader(connection).project_state(("agents", "0004_returns_permissions")).apps, None
     )
+    close = importlib.import_module("agents.migrations.0005_close_account")
+    close.add_permission(MigrationLoader(connection).project_state(("agents", "0005_close_account")).apps, None)
 
 
 @pytest.fixture
