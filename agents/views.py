@@ -662,57 +662,6 @@ def _form_action(
     nothing written."""
     now = timezone.now()
     recent = actions.recent_verification(client, agent=request.user, now=now)
-
-
-PERM_CLOSE_ACCOUNT = "accounts.close_account"
-
-
-class CloseAccountForm(VerificationForm):
-    """A8: why the account closes, and the identity verification of the call."""
-
-    reason = forms.CharField(
-        label=gettext_lazy("Reason for the closure"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=settings.SLS["CLOSURE_REASON_MAX_LENGTH"],
-        error_messages={"required": gettext_lazy("Give the reason for the closure.")},
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, required=False, **kwargs)
-        self.order_fields(["reason", "method", "reference", "notes"])
-
-
-def _closure_explanation(account: Account, now) -> str:
-    if account.closed_at is not None:
-        return _("This account was closed on %(when)s UTC: %(reason)s") % {
-            "when": f"{account.closed_at:%Y-%m-%d %H:%M}",
-            "reason": account.closure_reason or "-",
-        }
-    others = Account.objects.filter(open_accounts(now), client_id=account.client_id).exclude(pk=account.pk)
-    if others.exists():
-        return _(
-            "Account %(number)s (equity USD %(equity)s) closes now. The client keeps the other open accounts "
-            "(%(others)s) and logs in as before."
-        ) % {
-            "number": account.number,
-            "equity": account.equity_usd,
-            "others": ", ".join(others.values_list("number", flat=True)),
-        }
-    held = [str(device) for device in account.client.devices.all() if device.is_active_at(now)]
-    return _(
-        "Account %(number)s (equity USD %(equity)s) is the client's last open account. Once it is closed the "
-        "client logs in only to view and print statements and tax forms (A8). Devices still active: %(devices)s. "
-        "A device not returned when the account closes is charged (T6)."
-    ) % {"number": account.number, "equity": account.equity_usd, "devices": ", ".join(held) or "-"}
-
-
-def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
-    """A8: close an account for a verified caller, with the reason."""
-    _require(request, PERM_CLOSE_ACCOUNT)
-    account = get_object_or_404(Account.objects.select_related("client"), pk=object_pk(object_id))
-    now = timezone.now()
-    recent = actions.recent_verification(account.client, agent=request.user, now=now)
-    form = CloseAccountForm(request.POST or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -722,21 +671,6 @@ def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id:
                 form.add_error("method", str(exc))
             except (ReturnRefused, ChargeRefused) as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, f"{exc} ({exc.rule})")
-                closed = actions.close_account(
-                    account,
-                    reason=form.cleaned_data["reason"],
-                    agent=request.user,
-                    now=now,
-                    request=request,
-                    new_verification=form.new_verification(),
-                )
-            except actions.VerificationRequired as exc:
-                form.add_error("method", str(exc))
-            except ClosureRefused as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("Account %(number)s is closed.") % {"number": closed.number})
-                return HttpResponseRedirect(_change_url(closed))
         status = 400
     return _page(
         request,
@@ -749,12 +683,6 @@ def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id:
             "subject_user": None,
             "explanation": explanation,
             "submit_label": submit_label,
-            "title": _("Close account"),
-            "original": account,
-            "subject_client": account.client,
-            "subject_user": None,
-            "explanation": _closure_explanation(account, now),
-            "submit_label": _("Close the account"),
             **_verification_context(form, recent),
         },
         status=status,
@@ -1000,4 +928,90 @@ def waive_charge_view(request: HttpRequest, model_admin: ModelAdmin, object_id: 
         % {"amount": charge.amount_usd, "device": charge.device, "account": charge.account.number},
         submit_label=_("Waive the charge"),
         act=act,
+    )
+
+
+PERM_CLOSE_ACCOUNT = "accounts.close_account"
+
+
+class CloseAccountForm(VerificationForm):
+    """A8: why the account closes, and the identity verification of the call."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for the closure"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=settings.SLS["CLOSURE_REASON_MAX_LENGTH"],
+        error_messages={"required": gettext_lazy("Give the reason for the closure.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+        self.order_fields(["reason", "method", "reference", "notes"])
+
+
+def _closure_explanation(account: Account, now) -> str:
+    if account.closed_at is not None:
+        return _("This account was closed on %(when)s UTC: %(reason)s") % {
+            "when": f"{account.closed_at:%Y-%m-%d %H:%M}",
+            "reason": account.closure_reason or "-",
+        }
+    others = Account.objects.filter(open_accounts(now), client_id=account.client_id).exclude(pk=account.pk)
+    if others.exists():
+        return _(
+            "Account %(number)s (equity USD %(equity)s) closes now. The client keeps the other open accounts "
+            "(%(others)s) and logs in as before."
+        ) % {
+            "number": account.number,
+            "equity": account.equity_usd,
+            "others": ", ".join(others.values_list("number", flat=True)),
+        }
+    held = [str(device) for device in account.client.devices.all() if device.is_active_at(now)]
+    return _(
+        "Account %(number)s (equity USD %(equity)s) is the client's last open account. Once it is closed the "
+        "client logs in only to view and print statements and tax forms (A8). Devices still active: %(devices)s. "
+        "A device not returned when the account closes is charged (T6)."
+    ) % {"number": account.number, "equity": account.equity_usd, "devices": ", ".join(held) or "-"}
+
+
+def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """A8: close an account for a verified caller, with the reason."""
+    _require(request, PERM_CLOSE_ACCOUNT)
+    account = get_object_or_404(Account.objects.select_related("client"), pk=object_pk(object_id))
+    now = timezone.now()
+    recent = actions.recent_verification(account.client, agent=request.user, now=now)
+    form = CloseAccountForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                closed = actions.close_account(
+                    account,
+                    reason=form.cleaned_data["reason"],
+                    agent=request.user,
+                    now=now,
+                    request=request,
+                    new_verification=form.new_verification(),
+                )
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except ClosureRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Account %(number)s is closed.") % {"number": closed.number})
+                return HttpResponseRedirect(_change_url(closed))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Close account"),
+            "original": account,
+            "subject_client": account.client,
+            "subject_user": None,
+            "explanation": _closure_explanation(account, now),
+            "submit_label": _("Close the account"),
+            **_verification_context(form, recent),
+        },
+        status=status,
     )
