@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import User, has_bad_character
 from audit import trail
 from devices.factors import SecondFactor, load_factor, offered_to, presented
+from devices.models import password_alone_allowed
 from help import refusals
 
 from . import lockout, scopes, statements
@@ -132,6 +133,20 @@ def _after_password(user, username, reservation, opener, channel, now, request):
         return refusals.invalid_credentials()
 
     factors = offered_to(user, now)
+    if not factors and not password_alone_allowed(user.client_id, now):
+        # The device was reported or returned, and no passcode stands in for
+        # it: refused after the right password, and not counted (D5).
+        lockout.resolve_step_passed(reservation, now)
+        refusal = refusals.device_needed()
+        trail.record(
+            "login.password",
+            request=request,
+            client_id=user.client_id,
+            username=username,
+            outcome="refused",
+            rule=refusal.rule,
+        )
+        return refusal
     if not factors:
         # No factor to ask (unenrolled, or a closed account whose device
         # was returned, A8): the password completes the login.

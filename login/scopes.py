@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.access import STATEMENTS_ONLY, UNENROLLED
 from accounts.models import all_accounts_closed
 from devices.factors import SecondFactor, offered_to
+from devices.models import password_alone_allowed
 
 from . import statements
 
@@ -40,7 +41,7 @@ def derive_scope(request: HttpRequest) -> str | None:
         scope = device.access_scope(now) if isinstance(device, SecondFactor) else None
     else:
         # Logged in with the password alone: only while no factor is offered.
-        scope = UNENROLLED if not offered_to(user, now) else None
+        scope = UNENROLLED if not offered_to(user, now) and password_alone_allowed(user.client_id, now) else None
     return narrowed(scope, scope is not None and all_accounts_closed(user.client_id, now))
 
 
