@@ -28,7 +28,7 @@ from audit.models import AuditEvent
 from devices.models import DeviceOrder, OrderStatus, SecurityDevice
 from login.models import LoginGuard
 
-from . import actions, views
+from . import actions, passcode_views, timeline, views
 from .admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
 
 AgentView = Callable[[HttpRequest, admin.ModelAdmin, str], HttpResponse]
@@ -210,6 +210,14 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             views.PERM_ISSUE_CARD,
             _("Order a replacement device"),
         ),
+        (
+            "issue-passcode",
+            "issue_passcode",
+            passcode_views.issue_for_client_view,
+            passcode_views.PERM_ISSUE_PASSCODE,
+            _("Issue a temporary passcode"),
+        ),
+        ("timeline", "timeline", timeline.timeline_view, timeline.PERM_TIMELINE, _("Security timeline")),
     )
 
 
@@ -263,6 +271,13 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             _("Send password-reset link"),
         ),
         ("end-sessions", "end_sessions", views.end_sessions_view, views.PERM_END_SESSIONS, _("End all sessions")),
+        (
+            "issue-passcode",
+            "issue_passcode",
+            passcode_views.issue_for_user_view,
+            passcode_views.PERM_ISSUE_PASSCODE,
+            _("Issue a temporary passcode"),
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
@@ -559,3 +574,7 @@ class DeviceOrderAdmin(AgentActionsMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description=_("status"))
     def status_now(self, obj: DeviceOrder) -> str:
         return obj.status_label(timezone.now())
+
+
+# The passcodes' and online cards' pages use the mixins above.
+from . import passcode_admin  # noqa: E402, F401

@@ -31,6 +31,7 @@ from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
 from devices.orders import OrderRefused, offer_for
 from devices.printing import code_card_pdf
 from login import lockout
+from passcodes.issuing import PasscodeRefused
 
 from . import actions
 
@@ -161,6 +162,8 @@ def _verified_action(
                 form.add_error(None, str(exc))
             except OrderRefused as exc:
                 form.add_error(None, f"{exc} ({exc.rule})")
+            except PasscodeRefused as exc:
+                form.add_error(None, exc.message)
         status = 400
     return _page(
         request,
