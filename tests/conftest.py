@@ -140,6 +140,10 @@ def _recreate_agent_groups() -> None:
     )
     close = importlib.import_module("agents.migrations.0005_close_account")
     close.add_permission(MigrationLoader(connection).project_state(("agents", "0005_close_account")).apps, None)
+    passcodes = importlib.import_module("agents.migrations.0006_temporary_passcodes")
+    passcodes.add_permissions(
+        MigrationLoader(connection).project_state(("agents", "0006_temporary_passcodes")).apps, None
+    )
 
 
 @pytest.fixture
