@@ -191,7 +191,9 @@ class TemporaryPasscode(SecondFactor):
     def ended_refusal(self, now: datetime):
         if windows.passcode_phase(self.issued_at, now, ended_at=self.ended_at) == Phase.EXPIRED:
             return refusals.passcode_expired()  # A7
-        return refusals.credential_replaced()  # A6, C3, or a newer passcode
+        if self.ended_reason == EndReason.CARD_ACTIVATED:
+            return refusals.passcode_ended_by_card()  # C3
+        return refusals.credential_replaced()  # A6, or a newer passcode
 
     def platform_refusal(self, now: datetime):
         return refusals.passcode_platform_window_over()  # A3
@@ -328,7 +330,11 @@ class OnlineCard(CodeCardKind, SecondFactor):
 
     def allowance(self, now: datetime) -> Allowance | None:
         phase, expires_at = self.window(now)
-        return Allowance(FULL, expires_at) if phase == Phase.FULL else None
+        if phase != Phase.FULL:
+            return None
+        # C (ours): the pages warn a few days before the card expires.
+        warn_from = windows.warning_due_at(expires_at) if expires_at is not None else None
+        return Allowance(FULL, expires_at, warn_from=warn_from)
 
     def ended_refusal(self, now: datetime):
         if self.window(now)[0] == Phase.EXPIRED:
