@@ -54,7 +54,7 @@ _SENTENCES = {
         "Only to print and activate your online security card, until %(until)s."
     ),
 }
-_WHILE_ACTIVE = gettext_lazy("Full access with your security device, for as long as it is active.")
+_WHILE_ACTIVE = gettext_lazy("Full access, withdrawals included.")
 
 # The next step of each window: (URL name, button label).
 _PRINT_CARD = ("settings-security-sls-online-card", gettext_lazy("Print your online security card"))

@@ -210,6 +210,8 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             views.PERM_ISSUE_CARD,
             _("Order a replacement device"),
         ),
+        ("open-account", "open_account", views.open_account_view, views.PERM_OPEN_ACCOUNT, _("Open the account")),
+        ("fund-account", "fund_account", views.fund_account_view, views.PERM_OPEN_ACCOUNT, _("Record funding")),
     )
 
 

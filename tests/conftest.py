@@ -134,6 +134,8 @@ def _recreate_agent_groups() -> None:
     b2.add_permissions(MigrationLoader(connection).project_state(("agents", "0002_b2_permissions")).apps, None)
     report = importlib.import_module("agents.migrations.0003_report_device")
     report.add_permission(MigrationLoader(connection).project_state(("agents", "0003_report_device")).apps, None)
+    opening = importlib.import_module("agents.migrations.0004_open_account")
+    opening.add_permissions(MigrationLoader(connection).project_state(("agents", "0004_open_account")).apps, None)
 
 
 @pytest.fixture
