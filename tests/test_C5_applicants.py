@@ -5,6 +5,7 @@ whose activation ends the card (C5, C6)."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -340,7 +341,7 @@ def test_C5_an_agent_without_the_permission_gets_403(clock, alice):
 
 def test_C5_the_demo_has_an_applicant_of_each_kind(settings, clock):
     settings.DEBUG = True
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     first = User.objects.get(username="applicant1")
     assert OnlineCard.objects.get(user=first).applicant and not first.client.accounts.get().funded_at
     second = User.objects.get(username="applicant2")
