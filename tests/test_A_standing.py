@@ -67,7 +67,7 @@ def test_A2_the_sentence_is_in_the_clients_language(on_passcode):
     on_passcode.cookies["django_language"] = "it"
     text = standing_of(on_passcode.get("/"))
     assert "fino al 4 Novembre 10:00 CET" in text and "14 Novembre 10:00 CET" in text
-    assert "Stampi la sua carta di sicurezza online" in text
+    assert "Stampi la sua Carta di Sicurezza Online" in text
 
 
 def test_A3_the_restricted_window_on_the_sls_page_to_the_second(web, alice, clock):

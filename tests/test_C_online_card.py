@@ -565,3 +565,25 @@ def test_C_the_expiry_warning_shows_three_days_before_to_the_second(on_card, clo
 def test_A4_scope_of_an_active_card_session_is_full(alice, clock):
     card = give_online_card(alice)
     assert card.access_scope(timezone.now()) == access.FULL
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+def test_A9_the_card_pages_say_their_rules_in_words(language, web, alice, passcode, clock):
+    from tests.test_A9_client_pages import assert_clean
+
+    web.cookies["django_language"] = language
+    passcode_login(web, passcode)
+    pages = [("card, none yet", web.get(CARD)), ("no card to download", web.get(PDF))]
+    card = made_card(web)
+    pages += [("card", web.get(CARD)), ("activate", web.get(ACTIVATE))]
+    pages.append(("wrong codes", answer(web, card, ["ZZZ", "ZZZ"])[1]))
+    clock.shift(SECOND * 2)
+    pages.append(("spaced codes", answer(web, card, ["Z Z", "ZZZ"])[1]))
+    pages.append(("options refused", web.get(OPTIONS)))
+    clock.shift(SECOND * 8)
+    activate(web, card)
+    pages += [("options", web.get(OPTIONS)), ("codes refused", web.get(PDF)), ("dashboard", web.get("/"))]
+    for what, response in pages:
+        assert_clean(response, f"{language} {what}")
+    if language == "it":
+        assert "Cosa desidera fare ora?" in pages[-3][1].content.decode()
