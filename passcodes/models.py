@@ -316,8 +316,18 @@ class OnlineCard(CodeCardKind, SecondFactor):
                 replacement_auto_activates_at=pending,
             )
             phase = windows.card_phase(self.activated_at, now, expires_at=expires_at, ended_at=self.ended_at)
-            if superseded is not None and phase == Phase.FULL:
-                phase = Phase.ENDED
+            if superseded is not None and phase in (Phase.FULL, Phase.EXPIRED):
+                # A device active by now took over (A6, C5), unless the card had
+                # expired before it did. A replacement that activated itself ends
+                # the card at that instant, however late (C6): that is its expiry.
+                own_end = windows.card_expires_at(
+                    self.activated_at,
+                    funded_at=self._funded_at() if self.applicant else None,
+                    applicant=self.applicant,
+                    replacement_auto_activates_at=superseded,
+                )
+                if own_end is None or superseded <= own_end:
+                    phase = Phase.ENDED
             answer = (phase, expires_at)
         self._window_cache = (now, answer)
         return answer

@@ -118,7 +118,8 @@ def test_C1_the_pdf_shows_the_224_numbered_codes_name_username_and_title(on_pass
     assert "no-store" in response["Cache-Control"]
     assert response["Content-Disposition"].startswith("attachment;")
     text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
-    assert "Online Security Code Card" in text and "Alice Rossi" in text and "alice" in text
+    # In Alice's language (Italy: Italian), whoever's browser asks.
+    assert "Carta di Sicurezza Online" in text and "Alice Rossi" in text and "Nome utente: alice" in text
     words = text.split()
     for position, code in enumerate(codecard.all_codes(card.seed), start=1):
         assert code in words and str(position) in words
@@ -137,7 +138,7 @@ def test_C1_the_png_opens_and_shows_each_code_under_its_number(on_passcode, cloc
     image.verify()
     image = Image.open(io.BytesIO(response.content))
     assert image.format == "PNG" and image.size[0] >= 1200 and image.size[1] >= 1400
-    assert image.info.get("Title") == "Online Security Code Card"
+    assert image.info.get("Title") == "Carta di Sicurezza Online"
     # Every cell has ink: its number and its code are drawn in it.
     for position in (1, 14, 15, 112, 224):
         cell = image.crop(printing.png_cell_box(position)).convert("L")
@@ -530,8 +531,13 @@ def card_login(card: OnlineCard) -> HttpClient:
     web = HttpClient(enforce_csrf_checks=True)
     first = csrf_post(web, "/login/", {"username": card.user.username, "password": PASSWORD})
     assert first.url == "/login/code/", first.content[:300]
-    codes = online_card_codes(card, pending_positions(web))
-    web.last = csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1]})
+    from login.flows import load_pending
+    from login.views import PENDING
+
+    offers = load_pending(web.session[PENDING], timezone.now()).offers
+    index = next(i for i, offer in enumerate(offers) if offer["device"] == card.persistent_id)
+    codes = online_card_codes(card, offers[index]["challenge"]["positions"])
+    web.last = csrf_post(web, "/login/code/", {"code_1": codes[0], "code_2": codes[1], "factor": index})
     return web
 
 
@@ -587,3 +593,31 @@ def test_A9_the_card_pages_say_their_rules_in_words(language, web, alice, passco
         assert_clean(response, f"{language} {what}")
     if language == "it":
         assert "Cosa desidera fare ora?" in pages[-3][1].content.decode()
+
+
+def test_C6_a_replacement_on_its_way_keeps_the_card_to_its_auto_activation(on_card, alice, clock):
+    """C6: the card does not expire before the replacement activates itself
+    (D3), even past its 21 days; then it ends and the device logs in (J2)."""
+    from devices import orders
+
+    card = OnlineCard.objects.get()
+    from accounts.models import Account
+
+    Account.objects.filter(client=alice.client).update(equity_usd="5000.00")  # a code card: no PIN to wait for
+    clock.move_to(card.activated_at + timedelta(days=19))
+    order = orders.place(alice.client, now=timezone.now()).order
+    auto_at = order.device.auto_activates_at
+    assert auto_at > card.activated_at + timedelta(days=21)
+    for moment in (
+        card.activated_at + timedelta(days=21) - SECOND,
+        card.activated_at + timedelta(days=21),
+        auto_at - SECOND,
+    ):
+        assert card.access_scope(moment) == access.FULL, moment
+    assert card.expires_at(auto_at - SECOND) == auto_at
+    assert card.access_scope(auto_at) is None
+    clock.move_to(auto_at - timedelta(minutes=1))
+    assert card_login(card).last.url == "/"
+    clock.move_to(auto_at)
+    refused = card_login(card).last
+    assert b"online card no longer work" in refused.content
