@@ -15,7 +15,7 @@ own username's card, and only until the card is activated, never after.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -223,9 +223,6 @@ class ActivationRefused(Exception):
     locked_until: datetime | None = None
     # The card was activated already (a double submission's twin, another tab).
     already_active: bool = False
-    # Counted toward the username's lock (L3).
-    counted: bool = False
-    extra: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.message
@@ -266,7 +263,7 @@ def activate(user, card_id: int, challenge: dict, response: str, *, now: datetim
 
 def _locked(until: datetime) -> ActivationRefused:
     refusal = refusals.locked_out(until)
-    return ActivationRefused(str(refusal.message), rule="L3", locked_until=until, counted=True)
+    return ActivationRefused(str(refusal.message), rule="L3", locked_until=until)
 
 
 def _check(user, attempt, card_id, challenge, response, *, now, request) -> OnlineCard | ActivationRefused:
@@ -301,7 +298,6 @@ def _check(user, attempt, card_id, challenge, response, *, now, request) -> Onli
             rule="L4" if hint else "C2",
             hint=hint,
             throttled_until=throttled_until,
-            counted=True,
         )
     attempt.succeeded()
     OnlineCard.objects.filter(pk=card.pk, activated_at__isnull=True).update(activated_at=now, phase=Phase.FULL)
@@ -332,7 +328,8 @@ def _check(user, attempt, card_id, challenge, response, *, now, request) -> Onli
 
 
 def longest_code() -> int:
-    """What a code field takes before it is refused unread (a paste of a few codes)."""
+    """What a code field takes before it is refused unread (room for a
+    pasted code with spaces, which gets L4's hint)."""
     return 4 * settings.SLS["CODE_CARD_CODE_LENGTH"]
 
 

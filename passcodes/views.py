@@ -4,6 +4,7 @@ in passcodes/cards.py, render."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -103,7 +104,8 @@ class CardCodesForm(forms.Form):
         longest = cards.longest_code()
         for name in self.card.step_fields():
             if len(data.get(name) or "") > longest:
-                self.add_error(name, _("A code of this card has %(length)d characters.") % {"length": longest // 4})
+                length = settings.SLS["CODE_CARD_CODE_LENGTH"]
+                self.add_error(name, _("A code of this card has %(length)d characters.") % {"length": length})
         return data
 
     def response(self) -> str:
