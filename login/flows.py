@@ -31,9 +31,10 @@ from django.utils import timezone
 from accounts.models import User, has_bad_character
 from audit import trail
 from devices.factors import SecondFactor, load_factor, offered_to, presented
+from devices.models import password_alone_allowed
 from help import refusals
 
-from . import lockout, statements
+from . import lockout, scopes, statements
 from .models import LoginAttempt, PendingLogin
 
 Step = LoginAttempt.Step
@@ -60,7 +61,9 @@ class Opener(Protocol):
         """Step 1 passed and step 2 must follow: keep `token`, which finds `pending`."""
 
     def logged_in(self, user: User, factor: SecondFactor | None) -> Any:
-        """The login is complete (factor None: the password alone, unenrolled)."""
+        """The login is complete (factor None: the password alone). The scope
+        it opens with is `user.login_scope` (login.scopes.login_scope: A8
+        narrows a closed account's login to its statements)."""
 
     def already_logged_in(self) -> Any:
         """Step 2 was answered twice at once and the twin completed the login:
@@ -99,11 +102,15 @@ def password_step(
         # No such username can exist; nothing is stored for it.
         raise refusals.invalid_credentials()
     reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now, throttle_address=True)
+    # The channel is in every event, so the client's own activity can say where an attempt came from.
+    where = {"channel": channel}
     if reservation.throttled:
-        trail.record("login.password", request=request, username=username, outcome="rate_limited", rule="SEC7")
+        trail.record(
+            "login.password", request=request, username=username, outcome="rate_limited", rule="SEC7", details=where
+        )
         raise refusals.rate_limited()
     if reservation.refused:
-        trail.record("login.password", request=request, username=username, outcome="locked", rule="L3")
+        trail.record("login.password", request=request, username=username, outcome="locked", rule="L3", details=where)
         raise refusals.locked_out(reservation.locked_until)
 
     user = _user_for_login(username)
@@ -123,22 +130,45 @@ def password_step(
 
 def _after_password(user, username, reservation, opener, channel, now, request):
     if user is None:
-        lockout.resolve_failure(reservation, now)
-        trail.record("login.password", request=request, username=username, outcome="failed", rule="L2")
+        locked_until = lockout.resolve_failure(reservation, now)
+        trail.record(
+            "login.password",
+            request=request,
+            username=username,
+            outcome="failed",
+            rule="L2",
+            details=_failure_details(channel, locked_until),
+        )
         # Even the failure that locks says only this: the password step's
         # answer must be the same whatever the username or password (L2).
         return refusals.invalid_credentials()
 
     factors = offered_to(user, now)
+    if not factors and not password_alone_allowed(user.client_id, now):
+        # The device was reported or returned, and no passcode stands in for
+        # it: refused after the right password, and not counted (D5).
+        lockout.resolve_step_passed(reservation, now)
+        refusal = refusals.device_needed()
+        trail.record(
+            "login.password",
+            request=request,
+            client_id=user.client_id,
+            username=username,
+            outcome="refused",
+            rule=refusal.rule,
+        )
+        return refusal
     if not factors:
-        # Unenrolled (no factor to ask): the password completes the login.
+        # No factor to ask (unenrolled, or a closed account whose device
+        # was returned, A8): the password completes the login.
         lockout.resolve_success(reservation, now)
+        user.login_scope = scopes.login_scope(user, None, now)
         trail.record(
             "login",
             request=request,
             client_id=user.client_id,
             username=username,
-            details={"scope": "unenrolled", "channel": channel},
+            details={"scope": user.login_scope, "channel": channel},
         )
         return opener.logged_in(user, None)
 
@@ -215,7 +245,13 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if reservation.refused:
         PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
         trail.record(
-            "login.code", request=request, client_id=user.client_id, username=user.username, outcome="locked", rule="L3"
+            "login.code",
+            request=request,
+            client_id=user.client_id,
+            username=user.username,
+            outcome="locked",
+            rule="L3",
+            details={"channel": channel},
         )
         return refusals.locked_out(reservation.locked_until)
 
@@ -241,7 +277,9 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if not (ok and consumed):
         rule = "L4" if hint else "L2"
         locked_until = lockout.resolve_failure(reservation, now)
-        details = {"throttled_until": throttled_until.isoformat()} if throttled_until else {}
+        details = _failure_details(channel, locked_until)
+        if throttled_until:
+            details["throttled_until"] = throttled_until.isoformat()
         trail.record(
             "login.code",
             request=request,
@@ -275,14 +313,23 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         return window
 
     lockout.resolve_success(reservation, now)
+    user.login_scope = scopes.login_scope(user, factor, now)
     trail.record(
         "login",
         request=request,
         client_id=user.client_id,
         username=user.username,
-        details={"scope": factor.access_scope(now), "channel": channel, **factor.audit_details()},
+        details={"scope": user.login_scope, "channel": channel, **factor.audit_details()},
     )
     return opener.logged_in(user, factor)
+
+
+def _failure_details(channel: str, locked_until: datetime | None) -> dict:
+    """A failed attempt's event: where it came from, and the lock it started (L3)."""
+    details = {"channel": channel}
+    if locked_until is not None:
+        details["locked_until"] = locked_until.isoformat()
+    return details
 
 
 def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:

@@ -164,7 +164,7 @@ def _open(client, username, *, now, agent, verification, request) -> Opened:
         details={"account": account.number, "online_card": card.pk},
         at=now,
     )
-    Notice.objects.create(event=INVITED, object_key=f"online_card:{card.pk}", client=client, created_at=now)
+    Notice.objects.create(event=INVITED, object_key=f"card:{card.pk}", client=client, created_at=now)
     send_soon()
     return Opened(client=client, user=user, account=account, card=card)
 

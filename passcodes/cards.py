@@ -31,7 +31,6 @@ from devices import codecard, guards
 from help import refusals
 
 from .models import EndReason, OnlineCard, TemporaryPasscode
-from .windows import Phase
 
 MADE = "online_card.created"
 PRINTED = "online_card.printed"
@@ -300,8 +299,9 @@ def _check(user, attempt, card_id, challenge, response, *, now, request) -> Onli
             throttled_until=throttled_until,
         )
     attempt.succeeded()
-    OnlineCard.objects.filter(pk=card.pk, activated_at__isnull=True).update(activated_at=now, phase=Phase.FULL)
-    card.activated_at, card.phase = now, Phase.FULL
+    # The recorded phase follows with the jobs (J1): the window is read from activated_at.
+    OnlineCard.objects.filter(pk=card.pk, activated_at__isnull=True).update(activated_at=now)
+    card.activated_at = now
     # C3: the username's temporary passcode ends; the sessions that rode on it end at their next request.
     ended = list(TemporaryPasscode.objects.filter(user=user, ended_at__isnull=True).values_list("pk", flat=True))
     TemporaryPasscode.objects.filter(pk__in=ended).update(ended_at=now, ended_reason=EndReason.CARD_ACTIVATED)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("devices.urls")),
     path("", include("passcodes.urls")),
+    path("", include("returns.urls")),
     path("", include("help.urls")),
 ]
 

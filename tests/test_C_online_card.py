@@ -243,7 +243,8 @@ def test_C2_two_codes_activate_the_card_and_C3_end_the_passcode(on_passcode, clo
     )
     assert response.status_code == 302 and response.url == OPTIONS
     card.refresh_from_db()
-    assert card.activated_at == timezone.now() and card.phase == Phase.FULL
+    assert card.activated_at == timezone.now()
+    assert card.window(timezone.now())[0] == Phase.FULL
     passcode = TemporaryPasscode.objects.get()
     assert passcode.ended_at == timezone.now() and passcode.ended_reason == EndReason.CARD_ACTIVATED
     # The session rides on the card now, on a new key, with full access (A4).

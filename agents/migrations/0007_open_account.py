@@ -45,6 +45,6 @@ def remove_permissions(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("agents", "0003_report_device")]
+    dependencies = [("agents", "0006_temporary_passcodes")]
 
     operations = [migrations.RunPython(add_permissions, remove_permissions)]
