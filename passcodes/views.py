@@ -228,6 +228,10 @@ def online_card_options_view(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     card = cards.riding_card(request)
     if card is None:
+        narrowed = access.SCOPE_REFUSALS.get(getattr(request, "sls_scope", None))
+        if narrowed is not None:  # A3, A8: the window's own limit, whatever page
+            rule, message, next_step = narrowed
+            return access.refusal(request, rule=rule, message=message, next_step=next_step)
         next_step = ("settings-security-sls-online-card", str(_("Your online security card")))
         return access.refusal(request, rule="C4", message=str(_NOT_ON_CARD), next_step=next_step)
     options = [
