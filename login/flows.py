@@ -66,6 +66,12 @@ class Opener(Protocol):
         """Step 2 was answered twice at once and the twin completed the login:
         this answer is no attempt at all (nothing is counted or written)."""
 
+    def refusal(self, user: User, factor: SecondFactor | None) -> refusals.LoginRefusal | None:
+        """A refusal of the opener's own channel, asked once the password and
+        the code matched and the factor's window allows the channel (the
+        trading platform refuses a closed account, A8); recorded and answered
+        as a window refusal: nothing is counted toward L3. None: open it."""
+
 
 @dataclass(frozen=True)
 class Offer:
@@ -131,7 +137,21 @@ def _after_password(user, username, reservation, opener, channel, now, request):
 
     factors = offered_to(user, now)
     if not factors:
-        # Unenrolled (no factor to ask): the password completes the login.
+        # Unenrolled (no factor to ask): the password completes the login,
+        # unless the opener's channel refuses it (A8 on the platform).
+        refused = opener.refusal(user, None)
+        if refused is not None:
+            lockout.resolve_step_passed(reservation, now)
+            trail.record(
+                "login.password",
+                request=request,
+                client_id=user.client_id,
+                username=username,
+                outcome="refused",
+                rule=refused.rule,
+                details={"channel": channel, "code": refused.code},
+            )
+            return refused
         lockout.resolve_success(reservation, now)
         trail.record(
             "login",
@@ -258,9 +278,10 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         return refusals.login_failed(hint, rule=rule, retry_at=throttled_until)
 
     # A9: the code matched, but the factor's window may open nothing on this
-    # channel now (A3, A4, A7). Not a failure (API.md): nothing is counted,
-    # and the count is not reset either; the login is over.
-    window = factor.window_refusal(now, channel)
+    # channel now (A3, A4, A7), or the channel itself refuses (A8). Not a
+    # failure (API.md): nothing is counted, and the count is not reset
+    # either; the login is over.
+    window = factor.window_refusal(now, channel) or opener.refusal(user, factor)
     if window is not None:
         lockout.resolve_step_passed(reservation, now)
         trail.record(
