@@ -1,8 +1,8 @@
 """The two login steps (L1-L4), one flow for the web pages and the platform API.
 
 Each step owns its transactions: the caller parses its input, calls one
-function, and renders what comes back. What opens the login (a web session
-now, the platform API's token later) is the caller's `Opener`, called
+function, and renders what comes back. What opens the login (a web
+session, the platform API's bearer token) is the caller's `Opener`, called
 inside the step's final transaction so that what it writes commits with the
 answer. A refusal is raised as a LoginRefusal (help/refusals.py), after the
 transaction that recorded it has committed.

@@ -20,10 +20,13 @@ from a clean count, so the run does not depend on how many came before.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client as HttpClient
 from django.test import override_settings
 from hypothesis import HealthCheck
@@ -48,10 +51,27 @@ def _host(settings):
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
 
 
+@contextmanager
+def _tests_connection_kept():
+    """The real WSGI handler closes "old" database connections when each
+    request starts and ends, which Django's test client turns off around
+    each of its requests: inside the test's transaction it would close the
+    test's own connection on PostgreSQL (SQLite's in-memory one is never
+    closed)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 def test_API_fuzz(case):
-    case.call_and_validate()
+    with _tests_connection_kept():
+        case.call_and_validate()
 
 
 def _api_login(username: str) -> dict:
@@ -85,4 +105,5 @@ def test_API_fuzz_with_live_tokens(case, alice, bob):
         elif not case.path.endswith("/verify"):
             token = _api_login("bob")["session"]["token"]
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
-    case.call_and_validate()
+    with _tests_connection_kept():
+        case.call_and_validate()

@@ -543,23 +543,41 @@ def test_A6_api_card_session_ends_when_the_replacement_activates_itself(api, ali
     the card (A6, C5), exactly then (C6)."""
     token, codes = card_codes(api, card)
     session = api.verify(token, codes).json()["session"]["token"]
-    from devices import codecard
-    from devices.models import DeviceType
-
-    replacement = SecurityDevice(
-        client=alice.client,
-        type=DeviceType.CODE_CARD,
-        serial="SC00000042",
-        status=DeviceStatus.ISSUED,
-        auto_activates_at=NOW + timedelta(hours=2),
-    )
-    replacement.set_seed(codecard.new_seed())
-    replacement.save()
+    _replacement_on_its_way(alice, NOW + timedelta(hours=2))
     # C6: with the replacement on its way the card runs exactly to its auto-activation.
     assert api.session(session).json()["session"]["valid_until"] == iso(NOW + timedelta(hours=2))
     clock.shift(timedelta(hours=2))
     ended = error(api.session(session))
     assert (ended["code"], ended["rule"]) == ("session_ended", "A6")
+
+
+def _replacement_on_its_way(user: User, auto_activates_at: datetime) -> SecurityDevice:
+    from devices import codecard
+    from devices.models import DeviceType
+
+    replacement = SecurityDevice(
+        client=user.client,
+        type=DeviceType.CODE_CARD,
+        serial="SC00000042",
+        status=DeviceStatus.ISSUED,
+        auto_activates_at=auto_activates_at,
+    )
+    replacement.set_seed(codecard.new_seed())
+    replacement.save()
+    return replacement
+
+
+def test_A6_api_passcode_refused_once_the_replacement_activated_itself(api, alice, passcode, clock):
+    """D3 without any job (J2): from its auto-activation time the replacement
+    ends the passcode; typed after that, the passcode is refused with A6."""
+    _replacement_on_its_way(alice, NOW + timedelta(hours=5))
+    clock.move_to(NOW + timedelta(hours=5) - SECOND)
+    assert passcode_login(api, passcode).status_code == 200
+    clock.shift(SECOND)
+    refused = passcode_login(api, passcode)
+    body = error(refused)
+    assert (refused.status_code, body["code"], body["rule"]) == (403, "credential_replaced", "A6")
+    assert failures() == 0
 
 
 @pytest.fixture

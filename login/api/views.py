@@ -52,7 +52,7 @@ def _ok(payload: dict) -> JsonResponse:
     return JsonResponse(payload, status=200)
 
 
-@sensitive_variables("data")
+@sensitive_variables("data", "answer")
 @_methods("POST")
 def login(request: HttpRequest) -> HttpResponse:
     """Step 1: username and password; a challenge, or a session (unenrolled)."""
@@ -78,7 +78,7 @@ def login(request: HttpRequest) -> HttpResponse:
     return _ok(answer)
 
 
-@sensitive_variables("data")
+@sensitive_variables("data", "answer")
 @_methods("POST")
 def verify(request: HttpRequest) -> HttpResponse:
     """Step 2: the login token and the code; a session."""
