@@ -28,7 +28,8 @@ FULL_NO_WITHDRAWALS = "full_no_withdrawals"
 # A3: days 2 to 12 of a temporary passcode: only the pages to print, save
 # and activate the online card (plus help and logout, which need no scope).
 RESTRICTED_CARD_ONLY = "restricted_card_only"
-# A8: a closed account whose device was returned: statements and tax forms.
+# A8: a client whose accounts are all closed (device returned: the password
+# alone; device kept: with it): statements and tax forms only.
 STATEMENTS_ONLY = "statements_only"
 UNENROLLED = "unenrolled"
 

@@ -28,13 +28,19 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts import changes
-from accounts.models import ChangeRequest, Client, IdentityVerification, User
+from accounts import changes, closure
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
 from audit import trail
 from devices import flows as device_flows
 from devices import orders as device_orders
 from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
 from login import lockout
+from passcodes import issuing as passcode_issuing
+from passcodes.issuing import PasscodeRefused
+from passcodes.models import EndReason, TemporaryPasscode
+from returns import charges as return_charges
+from returns import flows as return_flows
+from returns.models import DeviceCharge, DeviceReturn
 
 
 class VerificationRequired(Exception):
@@ -211,6 +217,25 @@ def end_all_sessions(
         )
 
 
+def close_account(
+    account: Account,
+    *,
+    reason: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> Account:
+    """A8: close an account for a verified caller, with the reason, audited.
+    Raises accounts.closure.ClosureRefused (and records nothing, not even the
+    verification) when it is closed already or the reason is missing."""
+    closure.refuse_if_closed(account)
+    closure.clean_reason(reason)
+    with transaction.atomic():
+        verification = _verification_for(account.client, new_verification, agent=agent, now=now, request=request)
+        return closure.close(account, reason=reason, agent=agent, verification=verification, now=now, request=request)
+
+
 def _has_open_account(client: Client, now: datetime) -> bool:
     """A8: a client whose every account is closed is a closed account's holder."""
     return client.accounts.filter(Q(closed_at__isnull=True) | Q(closed_at__gt=now)).exists()
@@ -269,6 +294,14 @@ def _reported_sentence(status: str, device: SecurityDevice) -> str:
         return _("As you told our Customer Service, your %(device)s with serial number %(serial)s is lost.") % values
     if status == DeviceStatus.STOLEN:
         return _("As you told our Customer Service, your %(device)s with serial number %(serial)s was stolen.") % values
+    if status == DeviceStatus.UNAVAILABLE:
+        return (
+            _(
+                "As you told our Customer Service, your %(device)s with serial number %(serial)s is not with you "
+                "for a while."
+            )
+            % values
+        )
     return _("As you told our Customer Service, your %(device)s with serial number %(serial)s is damaged.") % values
 
 
@@ -340,4 +373,176 @@ def mark_order_shipped(
         verification = _verification_for(order.client, new_verification, agent=agent, now=now, request=request)
         return device_orders.mark_shipped(
             order, serial=serial, now=now, agent=agent, verification=verification, request=request
+        )
+
+
+def record_return_receipt(
+    device_return: DeviceReturn,
+    *,
+    agent: User,
+    now: datetime,
+    notes: str = "",
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> return_flows.Receipt:
+    """T3, T5: the returned device has arrived; the replacement follows by
+    type and equity (D5, D6). Raises ReturnRefused (and records nothing)
+    when its receipt is recorded already."""
+    with transaction.atomic():
+        verification = _verification_for(device_return.client, new_verification, agent=agent, now=now, request=request)
+        return return_flows.record_receipt(
+            device_return, agent=agent, verification=verification, now=now, notes=notes, request=request
+        )
+
+
+def _verification_if_on_call(
+    client: Client,
+    new: NewVerification | None,
+    *,
+    on_call: bool,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None,
+) -> IdentityVerification | None:
+    """A charge is the agent's decision; acting for a caller on the phone
+    needs the caller verified (L5), like every other action for a caller."""
+    if new is None and not on_call:
+        return None
+    return _verification_for(client, new, agent=agent, now=now, request=request)
+
+
+def charge_device(
+    device: SecurityDevice,
+    reason: str,
+    *,
+    agent: User,
+    now: datetime,
+    on_call: bool,
+    account=None,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceCharge:
+    """T6: charge a device's cost to its client's account. Raises
+    ChargeRefused (and records nothing) for a device charged already or a
+    type without a charge."""
+    with transaction.atomic():
+        verification = _verification_if_on_call(
+            device.client, new_verification, on_call=on_call, agent=agent, now=now, request=request
+        )
+        return return_charges.create_charge(
+            device, reason, agent=agent, now=now, account=account, verification=verification, request=request
+        )
+
+
+def waive_device_charge(
+    charge: DeviceCharge,
+    *,
+    reason: str,
+    agent: User,
+    now: datetime,
+    on_call: bool,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceCharge:
+    """T6: waive a charge with a reason. Raises ChargeRefused (and records
+    nothing) when it is waived already or the reason is missing."""
+    with transaction.atomic():
+        verification = _verification_if_on_call(
+            charge.account.client, new_verification, on_call=on_call, agent=agent, now=now, request=request
+        )
+        return return_charges.waive_charge(
+            charge, reason=reason, agent=agent, now=now, verification=verification, request=request
+        )
+
+
+PASSCODE_REVOKED = "passcode.revoked"
+
+
+class PasscodeAlreadyShown(Exception):
+    """Principle 4: the form was submitted again (a reload, the back button,
+    a double click) after it issued a passcode, which was shown once. Nothing
+    is issued and the code is not shown again."""
+
+    def __init__(self, passcode: TemporaryPasscode) -> None:
+        super().__init__(passcode.pk)
+        self.passcode = passcode
+
+
+def issue_temporary_passcode(
+    client: Client,
+    users: list[User],
+    *,
+    device_status: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+    form_opened_at: datetime | None = None,
+) -> passcode_issuing.Issued:
+    """A2, L4, SECURITY.md 14-15: a temporary passcode for the chosen usernames
+    of a verified caller, after recording what became of the permanent device.
+
+    The clear code is in the result only, for the agent to read out once.
+    Raises (and records nothing) VerificationRequired, PasscodeRefused (a
+    username not the client's, a closed account) or PasscodeAlreadyShown
+    (this agent issued one for this client since `form_opened_at`)."""
+    if not _has_open_account(client, now):
+        raise PasscodeRefused(
+            _(
+                "All of this client's accounts are closed: a closed account logs in with its username and "
+                "password only, to view and print its statements and tax forms (A8). No passcode is issued."
+            )
+        )
+    with transaction.atomic():
+        # Two submissions of one form take turns; the second finds the first's passcode.
+        Client.objects.select_for_update().filter(pk=client.pk).exists()
+        if form_opened_at is not None:
+            earlier = (
+                TemporaryPasscode.objects.filter(client=client, issued_by=agent, issued_at__gte=form_opened_at)
+                .order_by("-issued_at", "-pk")
+                .first()
+            )
+            if earlier is not None:
+                raise PasscodeAlreadyShown(earlier)
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        return passcode_issuing.issue(
+            client,
+            users,
+            device_status=device_status,
+            agent=agent,
+            verification=verification,
+            now=now,
+            request=request,
+        )
+
+
+def revoke_passcode(
+    passcode: TemporaryPasscode,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> None:
+    """SECURITY.md 5: end a temporary passcode before its time, for a verified
+    caller. It opens nothing from now on, and a session that rode on it ends
+    at its next request (its access scope is derived from `ended_at`).
+    Raises PasscodeRefused (and records nothing) when it had ended already."""
+    with transaction.atomic():
+        verification = _verification_for(passcode.client, new_verification, agent=agent, now=now, request=request)
+        ended = TemporaryPasscode.objects.filter(pk=passcode.pk, ended_at__isnull=True).update(
+            ended_at=now, ended_reason=EndReason.REVOKED
+        )
+        if not ended:
+            raise PasscodeRefused(_("This temporary passcode has ended already: there is nothing to revoke."))
+        trail.record(
+            PASSCODE_REVOKED,
+            request=request,
+            actor=agent,
+            client=passcode.client,
+            username=passcode.user.username,
+            verification=verification,
+            rule="SEC5",
+            details={"passcode": passcode.pk},
+            at=now,
         )

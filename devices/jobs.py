@@ -10,7 +10,9 @@ persists what that rule already says, and sends the notices:
    earlier active device is revoked first, in the same transaction, so
    `one_active_device_per_client` holds), its order marked activated, and
    one `Notice` row per device;
-3. the outbox: unsent notices are claimed, e-mailed and marked sent.
+3. the outbox: unsent notices are claimed, e-mailed and marked sent; among
+   them the two the returns app queues when a returned device is received
+   (D5's Platinum invitation, D6's replacement ordered), written here.
 
 Set-based and safe on several workers (ARCHITECTURE.md principle 5): every
 step works in batches of a fixed size; a batch claims its rows with
@@ -39,6 +41,12 @@ from .signals import devices_activated
 
 REMINDER = "device.delivery_reminder"
 ACTIVATED = "device.auto_activated"
+# Queued when an agent records the receipt of a returned device (T5, the
+# returns app): D5's invitation to request a Platinum replacement in the
+# portal (object: the returned device), or D6's replacement ordered without
+# a web step (object: the order).
+INVITATION = "device.replacement_invitation"
+REPLACEMENT_ORDERED = "device.replacement_ordered"
 
 
 def _reminders_sql(now: datetime, batch_size: int) -> tuple[str, list]:
@@ -118,6 +126,36 @@ def _message(notice: Notice, order: DeviceOrder | None, device: SecurityDevice |
     client = notice.client
     device_name = device.get_type_display() if device else ""
     serial = device.serial if device else ""
+    if notice.event == INVITATION:
+        subject = _("Request your new Platinum token")
+        body = _(
+            "Dear %(name)s,\n\nwe have received your %(device)s (serial number %(serial)s) back. The equity of "
+            "your accounts still qualifies for a Platinum token: log in to Account Management and request it at "
+            "Settings > Security > Secure Login System.\n\n"
+            "The confirmation page then shows the PIN and the passphrase that activate your new token. They are "
+            "shown only once: print the page and keep it until the new token is active."
+        ) % {"name": client.first_name, "device": device_name, "serial": serial}
+        return str(subject), str(body)
+    if notice.event == REPLACEMENT_ORDERED and order is not None:
+        returned = order.replaces
+        subject = _("Your replacement security device is ordered")
+        body = _(
+            "Dear %(name)s,\n\nwe have received your %(returned)s (serial number %(serial)s) back and ordered a "
+            "%(device)s for you, the device the equity of your accounts gets. It is sent to your address of "
+            "record; its projected delivery date is %(date)s."
+        ) % {
+            "name": client.first_name,
+            "returned": returned.get_type_display() if returned else "",
+            "serial": returned.serial if returned else "",
+            "device": order.get_device_type_display(),
+            "date": formats.date_format(order.projected_delivery_at, "DATE_FORMAT"),
+        }
+        if order.finalised_at is None:
+            body += "\n\n" + _(
+                "To finish the order, log in to Account Management and create the PIN of your new device at "
+                "Settings > Security > Secure Login System."
+            )
+        return str(subject), str(body)
     if notice.event == REMINDER and order is not None:
         subject = _("Your security device should arrive today")
         body = _(
@@ -157,7 +195,8 @@ def _load_orders_and_devices(keys: list[str]) -> dict:
     order_ids = [int(key.split(":")[1]) for key in keys if key.startswith("order:")]
     device_ids = [int(key.split(":")[1]) for key in keys if key.startswith("device:")]
     found = {
-        f"order:{order.pk}": order for order in DeviceOrder.objects.filter(pk__in=order_ids).select_related("device")
+        f"order:{order.pk}": order
+        for order in DeviceOrder.objects.filter(pk__in=order_ids).select_related("device", "replaces")
     }
     found.update({f"device:{device.pk}": device for device in SecurityDevice.objects.filter(pk__in=device_ids)})
     return found
@@ -169,7 +208,7 @@ def _word_device_notice(notice: Notice, found) -> tuple[str, str]:
     return _message(notice, order, device)
 
 
-for _event in (REMINDER, ACTIVATED):
+for _event in (REMINDER, ACTIVATED, INVITATION, REPLACEMENT_ORDERED):
     register_notice(_event, load=_load_orders_and_devices, word=_word_device_notice)
 
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import DeviceManager
 
 from accounts.access import FULL
-from accounts.models import Client
+from accounts.models import Client, all_accounts_closed, reference
 from audit import rows
 
 from . import crypto
@@ -51,14 +51,7 @@ class SecurityDevice(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True, editable=False)
     deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True, editable=False)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("issued by"),
-    )
+    issued_by = reference(settings.AUTH_USER_MODEL, _("issued by"))
     # Principle 4: the printable card (all its codes) is handed out once.
     printout_taken_at = models.DateTimeField(_("printout taken at"), null=True, blank=True, editable=False)
     # PIN-bound kinds (OCRA with a P input): the PIN's digest as the OCRA
@@ -299,22 +292,8 @@ class DeviceOrder(models.Model):
     projected_delivery_at = models.DateTimeField(_("projected delivery date"), db_index=True)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    ordered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("ordered by agent"),
-    )
-    verification = models.ForeignKey(
-        "accounts.IdentityVerification",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification"),
-    )
+    ordered_by = reference(settings.AUTH_USER_MODEL, _("ordered by agent"))
+    verification = reference("accounts.IdentityVerification", _("identity verification"))
     # D5: the Platinum passphrase, hashed only (shown once at order time).
     passphrase_hash = models.CharField(max_length=256, blank=True, default="", editable=False)
 
@@ -405,6 +384,32 @@ def active_binding_for(user, now=None) -> DeviceBinding | None:
         " ORDER BY d.created_at DESC, d.id DESC LIMIT 1",
         [user.pk, DeviceStatus.ACTIVE, DeviceStatus.ISSUED, connection.ops.adapt_datetimefield_value(now)],
     )
+
+
+# The statuses of a device the client holds or held in hand (D5).
+HELD_STATUSES = (
+    DeviceStatus.ACTIVE,
+    DeviceStatus.LOST,
+    DeviceStatus.STOLEN,
+    DeviceStatus.DAMAGED,
+    DeviceStatus.UNAVAILABLE,
+)
+
+
+def password_alone_allowed(client_id: int, now) -> bool:
+    """When no factor is offered at step 2, may the password alone log in?
+
+    Yes for a client who never had a working device (D8: unenrolled, or a
+    first device still on its way, D3), and for a closed account whose
+    device came back (A8). No for anyone whose device was reported lost,
+    stolen, damaged or unavailable, or returned while an account is open:
+    they call Customer Service for a temporary passcode (s144, T4). Off the
+    hot path: only a login with no factor offered asks."""
+    devices = SecurityDevice.objects.filter(client_id=client_id)
+    ever = devices.filter(Q(activated_at__isnull=False) | Q(status__in=HELD_STATUSES + (DeviceStatus.RETURNED,)))
+    if not ever.exists():
+        return True
+    return all_accounts_closed(client_id, now) and not devices.filter(status__in=HELD_STATUSES).exists()
 
 
 @register_source

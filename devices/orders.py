@@ -13,6 +13,7 @@ two orders placed at once take turns and the second one is refused.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -133,6 +134,17 @@ def open_order(client: Client, now: datetime) -> DeviceOrder | None:
     return None
 
 
+# Checks that higher apps add to every order (the returns app: D5's
+# Platinum replacement waits until the old token's receipt is
+# acknowledged). Each returns an OrderRefused, or None to allow.
+ORDER_CHECKS: list[Callable[[Client, str, datetime], OrderRefused | None]] = []
+
+
+def register_order_check(check: Callable[[Client, str, datetime], OrderRefused | None]):
+    ORDER_CHECKS.append(check)
+    return check
+
+
 def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> None:
     if not open_funded_accounts(client, now).exists():
         raise OrderRefused(
@@ -160,6 +172,10 @@ def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> N
             ),
             rule="D5",
         )
+    for check in ORDER_CHECKS:
+        refused = check(client, device_type, now)
+        if refused is not None:
+            raise refused
 
 
 def _platinum_secrets() -> tuple[str, str]:
@@ -193,13 +209,14 @@ def place(
     agent: User | None = None,
     verification: IdentityVerification | None = None,
     pin: str | None = None,
+    replaces: SecurityDevice | None = None,
     request=None,
 ) -> Placed:
     """Order the device the client's equity gets (D6), to the address of
-    record (D1), as a replacement of a device reported lost, stolen or
-    damaged if there is one (D5). A kind whose PIN the client sets waits
-    for it (D2) unless `pin` is given; Platinum's PIN and passphrase are
-    generated and returned once (D5)."""
+    record (D1), as a replacement of `replaces` (a returned device, T5) or
+    else of a device reported lost, stolen or damaged if there is one (D5).
+    A kind whose PIN the client sets waits for it (D2) unless `pin` is
+    given; Platinum's PIN and passphrase are generated and returned once (D5)."""
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
         offer = offer_for(client, now)
@@ -209,11 +226,14 @@ def place(
                 pins.validate_pin(pin)
             except ValidationError as error:
                 raise OrderRefused(error.messages[0], rule="D2", field="pin") from None
-        replaces = (
-            SecurityDevice.objects.filter(client=client, status__in=SUPERSEDED, replaced_by_orders__isnull=True)
-            .order_by("-deactivated_at", "-id")
-            .first()
-        )
+        if replaces is None:
+            replaces = (
+                SecurityDevice.objects.filter(client=client, status__in=SUPERSEDED, replaced_by_orders__isnull=True)
+                .order_by("-deactivated_at", "-id")
+                .first()
+            )
+        elif replaces.client_id != client.pk:
+            raise ValueError("a device replaces one of its own client's devices only")
         order = DeviceOrder(
             client=client,
             device_type=offer.device_type,

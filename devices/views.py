@@ -17,7 +17,7 @@ from django_otp import login as otp_login
 from accounts import access
 from accounts.access import scope_required
 
-from . import activation, mobile, orders, reauth, simulator
+from . import activation, activity, mobile, orders, reauth, simulator
 from .activation import ACTIVATABLE
 from .forms import EnrollForm, FirstCodeForm, PhoneCodeForm, PhoneForm, PinForm, SerialChoiceForm
 from .models import OrderStatus, SecurityDevice, live_device
@@ -39,6 +39,7 @@ def _sls_context(request: HttpRequest, now, **extra) -> dict:
         "offer": orders.offer_for(client, now) if order is None and not enrolled else None,
         "form": EnrollForm(),
         "can_activate": SecurityDevice.objects.filter(client=client, status__in=ACTIVATABLE).exists(),
+        "activity": activity.for_page(request.user, now),
     }
     context.update(extra)
     return context

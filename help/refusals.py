@@ -162,6 +162,23 @@ def account_closed() -> LoginRefusal:
     )
 
 
+def device_needed() -> LoginRefusal:
+    """The password matched, but the client's device is no longer usable
+    (reported lost, stolen, damaged or unavailable, or returned) and no
+    temporary passcode stands in for it: only a call can help (s144, T4)."""
+    return LoginRefusal(
+        "device_needed",
+        "D5",
+        _(
+            "Your security device is no longer active, so you cannot log in with your password alone. Call your "
+            "regional Customer Service Center: after verifying your identity we will give you a temporary passcode."
+        ),
+        403,
+        HELP_ANCHORS[5],
+        ends_login=True,
+    )
+
+
 def device_changed() -> LoginRefusal:
     """A permanent device stopped verifying (reported, revoked, replaced: D5)."""
     return LoginRefusal(

@@ -31,9 +31,10 @@ from django.utils import timezone
 from accounts.models import User, has_bad_character
 from audit import trail
 from devices.factors import SecondFactor, load_factor, offered_to, presented
+from devices.models import password_alone_allowed
 from help import refusals
 
-from . import lockout, statements
+from . import lockout, scopes, statements
 from .models import LoginAttempt, PendingLogin
 
 Step = LoginAttempt.Step
@@ -60,7 +61,9 @@ class Opener(Protocol):
         """Step 1 passed and step 2 must follow: keep `token`, which finds `pending`."""
 
     def logged_in(self, user: User, factor: SecondFactor | None) -> Any:
-        """The login is complete (factor None: the password alone, unenrolled)."""
+        """The login is complete (factor None: the password alone). The scope
+        it opens with is `user.login_scope` (login.scopes.login_scope: A8
+        narrows a closed account's login to its statements)."""
 
     def already_logged_in(self) -> Any:
         """Step 2 was answered twice at once and the twin completed the login:
@@ -68,9 +71,10 @@ class Opener(Protocol):
 
     def refusal(self, user: User, factor: SecondFactor | None) -> refusals.LoginRefusal | None:
         """A refusal of the opener's own channel, asked once the password and
-        the code matched and the factor's window allows the channel (the
-        trading platform refuses a closed account, A8); recorded and answered
-        as a window refusal: nothing is counted toward L3. None: open it."""
+        the code matched and the factor's window allows the channel, with
+        `user.login_scope` set (the trading platform refuses a closed
+        account's statements-only login, A8); recorded and answered as a
+        window refusal: nothing is counted toward L3. None: open it."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,15 @@ def password_step(
         # No such username can exist; nothing is stored for it.
         raise refusals.invalid_credentials()
     reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now, throttle_address=True)
+    # The channel is in every event, so the client's own activity can say where an attempt came from.
+    where = {"channel": channel}
     if reservation.throttled:
-        trail.record("login.password", request=request, username=username, outcome="rate_limited", rule="SEC7")
+        trail.record(
+            "login.password", request=request, username=username, outcome="rate_limited", rule="SEC7", details=where
+        )
         raise refusals.rate_limited()
     if reservation.refused:
-        trail.record("login.password", request=request, username=username, outcome="locked", rule="L3")
+        trail.record("login.password", request=request, username=username, outcome="locked", rule="L3", details=where)
         raise refusals.locked_out(reservation.locked_until)
 
     user = _user_for_login(username)
@@ -129,16 +137,39 @@ def password_step(
 
 def _after_password(user, username, reservation, opener, channel, now, request):
     if user is None:
-        lockout.resolve_failure(reservation, now)
-        trail.record("login.password", request=request, username=username, outcome="failed", rule="L2")
+        locked_until = lockout.resolve_failure(reservation, now)
+        trail.record(
+            "login.password",
+            request=request,
+            username=username,
+            outcome="failed",
+            rule="L2",
+            details=_failure_details(channel, locked_until),
+        )
         # Even the failure that locks says only this: the password step's
         # answer must be the same whatever the username or password (L2).
         return refusals.invalid_credentials()
 
     factors = offered_to(user, now)
+    if not factors and not password_alone_allowed(user.client_id, now):
+        # The device was reported or returned, and no passcode stands in for
+        # it: refused after the right password, and not counted (D5).
+        lockout.resolve_step_passed(reservation, now)
+        refusal = refusals.device_needed()
+        trail.record(
+            "login.password",
+            request=request,
+            client_id=user.client_id,
+            username=username,
+            outcome="refused",
+            rule=refusal.rule,
+        )
+        return refusal
     if not factors:
-        # Unenrolled (no factor to ask): the password completes the login,
-        # unless the opener's channel refuses it (A8 on the platform).
+        # No factor to ask (unenrolled, or a closed account whose device
+        # was returned, A8): the password completes the login, unless the
+        # opener's channel refuses what it opens (A8 on the platform).
+        user.login_scope = scopes.login_scope(user, None, now)
         refused = opener.refusal(user, None)
         if refused is not None:
             lockout.resolve_step_passed(reservation, now)
@@ -158,7 +189,7 @@ def _after_password(user, username, reservation, opener, channel, now, request):
             request=request,
             client_id=user.client_id,
             username=username,
-            details={"scope": "unenrolled", "channel": channel},
+            details={"scope": user.login_scope, "channel": channel},
         )
         return opener.logged_in(user, None)
 
@@ -235,7 +266,13 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if reservation.refused:
         PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
         trail.record(
-            "login.code", request=request, client_id=user.client_id, username=user.username, outcome="locked", rule="L3"
+            "login.code",
+            request=request,
+            client_id=user.client_id,
+            username=user.username,
+            outcome="locked",
+            rule="L3",
+            details={"channel": channel},
         )
         return refusals.locked_out(reservation.locked_until)
 
@@ -261,7 +298,9 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if not (ok and consumed):
         rule = "L4" if hint else "L2"
         locked_until = lockout.resolve_failure(reservation, now)
-        details = {"throttled_until": throttled_until.isoformat()} if throttled_until else {}
+        details = _failure_details(channel, locked_until)
+        if throttled_until:
+            details["throttled_until"] = throttled_until.isoformat()
         trail.record(
             "login.code",
             request=request,
@@ -278,10 +317,13 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         return refusals.login_failed(hint, rule=rule, retry_at=throttled_until)
 
     # A9: the code matched, but the factor's window may open nothing on this
-    # channel now (A3, A4, A7), or the channel itself refuses (A8). Not a
-    # failure (API.md): nothing is counted, and the count is not reset
-    # either; the login is over.
-    window = factor.window_refusal(now, channel) or opener.refusal(user, factor)
+    # channel now (A3, A4, A7), or the channel refuses what the login would
+    # open (A8 on the platform). Not a failure (API.md): nothing is counted,
+    # and the count is not reset either; the login is over.
+    window = factor.window_refusal(now, channel)
+    if window is None:
+        user.login_scope = scopes.login_scope(user, factor, now)
+        window = opener.refusal(user, factor)
     if window is not None:
         lockout.resolve_step_passed(reservation, now)
         trail.record(
@@ -301,9 +343,17 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         request=request,
         client_id=user.client_id,
         username=user.username,
-        details={"scope": factor.access_scope(now), "channel": channel, **factor.audit_details()},
+        details={"scope": user.login_scope, "channel": channel, **factor.audit_details()},
     )
     return opener.logged_in(user, factor)
+
+
+def _failure_details(channel: str, locked_until: datetime | None) -> dict:
+    """A failed attempt's event: where it came from, and the lock it started (L3)."""
+    details = {"channel": channel}
+    if locked_until is not None:
+        details["locked_until"] = locked_until.isoformat()
+    return details
 
 
 def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:

@@ -99,9 +99,9 @@ class WebSession:
         if factor is not None:
             otp_login(self.request, factor)
         _save_session(self.request, new_if_gone=factor is None)
-        # A narrowed window lands where it can act (A3: the online card).
-        scope = factor.access_scope(timezone.now()) if factor is not None else None
-        landing = access.landing_url(scope)
+        # A narrowed window lands where it can act (A3: the online card;
+        # A8: a closed account's statements).
+        landing = access.landing_url(getattr(user, "login_scope", None))
         return redirect(landing or _safe_next(self.request, next_url) or settings.LOGIN_REDIRECT_URL)
 
     def refusal(self, user, factor) -> None:
@@ -127,8 +127,9 @@ def _leave_cookie_alone(request: HttpRequest) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.method == "GET" and getattr(request, "sls_scope", None):
-        return redirect(settings.LOGIN_REDIRECT_URL)
+    scope = getattr(request, "sls_scope", None)
+    if request.user.is_authenticated and request.method == "GET" and scope:
+        return redirect(access.landing_url(scope) or settings.LOGIN_REDIRECT_URL)
     form = LoginForm(request.POST or None)
     refusal = None
     status = 200

@@ -204,3 +204,30 @@ def test_A2_allowance_says_what_and_until_when(alice, passcode, clock):
     )
     _after_issue(clock, TWELVE_DAYS)
     assert stored.allowance(timezone.now()) is None
+
+
+def test_D5_a_reported_device_never_leaves_the_password_alone(web, alice, clock):
+    """A client whose device was reported lost, with no passcode yet, is not
+    'unenrolled': the right password is refused with what to do, uncounted."""
+    from devices.flows import report_device
+
+    device = SecurityDevice.objects.get(client=alice.client)
+    report_device(device, DeviceStatus.LOST, agent=alice, now=timezone.now())
+    clock.shift(SECOND)
+    with pytest.raises(LoginRefusal) as refused:
+        check_password_step("alice", PASSWORD, ip=IP, channel=WEB, now=timezone.now())
+    assert (refused.value.code, refused.value.rule) == ("device_needed", "D5")
+    assert "temporary passcode" in str(refused.value.message)
+    assert not LoginAttempt.objects.filter(outcome="failed").exists()
+    page = csrf_post(web, "/login/", {"username": "alice", "password": PASSWORD})
+    assert page.status_code == 403 and b"Customer Service" in page.content
+
+
+def test_D8_a_first_device_on_its_way_leaves_the_password_alone(client_factory, clock):
+    from accounts.models import User
+    from devices import orders
+
+    person = client_factory("Ugo", "Nuovo", "IT", username="ugo", equity="500.00")
+    orders.place(person, now=timezone.now())
+    opened = check_password_step("ugo", PASSWORD, ip=IP, channel=WEB, now=timezone.now())
+    assert opened.user == User.objects.get(username="ugo") and opened.factor is None

@@ -19,14 +19,14 @@ from datetime import datetime
 from django.conf import settings
 from django.http import HttpRequest
 
-from accounts.access import UNENROLLED
-from accounts.models import Account, User
+from accounts.access import STATEMENTS_ONLY, UNENROLLED
+from accounts.models import User, all_accounts_closed
 from audit import trail
 from devices.factors import PLATFORM, Allowance, SecondFactor, load_factor, offered_to
 from help import refusals
 from help.refusals import LoginRefusal
 
-from .. import flows, statements
+from .. import flows, scopes, statements
 from ..models import PendingLogin, PlatformSession
 from . import errors
 
@@ -34,14 +34,12 @@ from . import errors
 PASSWORD = "password"
 
 
-def closed_account_refusal(user: User, now: datetime) -> LoginRefusal | None:
-    """A8: the trading platform refuses a client with no open account.
-
-    The one place the platform asks it, at login and at every session check."""
-    accounts = Account.objects.filter(client_id=user.client_id).only("closed_at")
-    if any(account.is_open(now) for account in accounts):
-        return None
-    return refusals.account_closed()
+def closed_account_refusal(scope: str | None) -> LoginRefusal | None:
+    """A8: the trading platform refuses what a closed account's login opens
+    (login.scopes narrows a client whose accounts are all closed to
+    STATEMENTS_ONLY). The one place the platform asks it: at login (the
+    login's scope) and at every session check."""
+    return refusals.account_closed() if scope == STATEMENTS_ONLY else None
 
 
 class ApiOpener:
@@ -59,7 +57,7 @@ class ApiOpener:
         return {"status": "challenge", "login_token": token, **challenges(pending)}
 
     def refusal(self, user: User, factor: SecondFactor | None) -> LoginRefusal | None:
-        refused = closed_account_refusal(user, self.now)
+        refused = closed_account_refusal(user.login_scope)
         if refused is not None:
             self.client = user.client
         return refused
@@ -179,7 +177,7 @@ def current(session: PlatformSession, now: datetime) -> dict | LoginRefusal:
         if offered_to(user, now):
             return _ended(refusals.device_changed())
         allowance = Allowance(UNENROLLED)
-    closed = closed_account_refusal(user, now)
+    closed = closed_account_refusal(scopes.narrowed(allowance.scope, all_accounts_closed(user.client_id, now)))
     if closed is not None:
         return _ended(closed)
     return _described(session, factor, allowance)
