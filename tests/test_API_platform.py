@@ -635,6 +635,17 @@ def test_A8_api_session_ends_when_the_account_closes(api, alice, clock):
     assert (ended["code"], ended["rule"]) == ("session_ended", "A8")
 
 
+def test_D5_api_device_reported_and_no_passcode_is_refused_after_the_password(api, alice, clock):
+    SecurityDevice.objects.filter(client=alice.client).update(status=DeviceStatus.LOST)
+    assert error(api.login("alice", WRONG))["code"] == "invalid_credentials"
+    refused = api.login("alice")
+    body = error(refused)
+    assert (refused.status_code, body["code"], body["rule"]) == (403, "device_needed", "D5")
+    assert body["contact"] == EUROPE  # the password matched: alice's region
+    assert not PlatformSession.objects.exists()
+    assert failures() == 1  # the wrong password only
+
+
 def test_SEC7_api_rate_limited(api, db, settings):
     settings.SLS = {**settings.SLS, "ADDRESS_FAILURES_LIMIT": 3}
     for index in range(3):

@@ -23,6 +23,7 @@ from accounts.access import STATEMENTS_ONLY, UNENROLLED
 from accounts.models import User, all_accounts_closed
 from audit import trail
 from devices.factors import PLATFORM, Allowance, SecondFactor, load_factor, offered_to
+from devices.models import password_alone_allowed
 from help import refusals
 from help.refusals import LoginRefusal
 
@@ -40,6 +41,12 @@ def closed_account_refusal(scope: str | None) -> LoginRefusal | None:
     STATEMENTS_ONLY). The one place the platform asks it: at login (the
     login's scope) and at every session check."""
     return refusals.account_closed() if scope == STATEMENTS_ONLY else None
+
+
+def client_of(username: str):
+    """The client of a username whose password just matched (its numbers)."""
+    user = User.objects.select_related("client").filter(username=username).first()
+    return user.client if user is not None else None
 
 
 class ApiOpener:
@@ -173,8 +180,9 @@ def current(session: PlatformSession, now: datetime) -> dict | LoginRefusal:
         if allowance is None:
             return _ended(factor.ended_refusal(now))
     else:
-        # The password alone opened it: only while the client has no factor.
-        if offered_to(user, now):
+        # The password alone opened it: only while it still may (as the web's
+        # sessions: login/scopes.py).
+        if offered_to(user, now) or not password_alone_allowed(user.client_id, now):
             return _ended(refusals.device_changed())
         allowance = Allowance(UNENROLLED)
     closed = closed_account_refusal(scopes.narrowed(allowance.scope, all_accounts_closed(user.client_id, now)))

@@ -48,6 +48,10 @@ def _methods(*allowed: str):
     return decorator
 
 
+# Step 1's refusals given only after the password matched.
+AFTER_PASSWORD = {"account_closed", "device_needed"}
+
+
 def _ok(payload: dict) -> JsonResponse:
     return JsonResponse(payload, status=200)
 
@@ -73,8 +77,12 @@ def login(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except LoginRefusal as refusal:
-        # Known only once the password matched (A8); else every region's numbers.
-        return errors.error(refusal, client=opener.client)
+        # The client is known only once the password matched (A8, D5); else
+        # every region's numbers, so nothing tells whether the username exists.
+        client = opener.client
+        if client is None and refusal.code in AFTER_PASSWORD:
+            client = platform.client_of(data["username"])
+        return errors.error(refusal, client=client)
     return _ok(answer)
 
 
