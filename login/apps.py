@@ -26,3 +26,10 @@ class LoginConfig(AppConfig):
         # the first request, so no worker answers its first unknown username
         # slower than a wrong password.
         make_dummy_hash()
+        # L3: codes typed on portal pages (the online card's activation)
+        # count toward the username's lock like login codes.
+        from devices.guards import register_attempt_guard
+
+        from .guards import code_attempt
+
+        register_attempt_guard(code_attempt)
