@@ -12,7 +12,8 @@ the online card) is a class on django-otp's `Device` contract:
 
 plus what step 2, the scopes and the API need from it: `step_fields()` (the
 form fields step 2 shows), `format_hint()` (L4), `describe_challenge()`
-(the API's `challenge` object), `offer` (the API's `accepts` entry) and
+(the API's `challenge` object), `offer` (the API's `accepts` entry),
+`answer_length()` (which offered factor an API code answers) and
 `access_scope(now)`. Nothing outside a kind's own class asks which kind a
 device is.
 
@@ -196,6 +197,12 @@ class SecondFactor(ThrottlingMixin, Device):
     def describe_challenge(self) -> dict:
         """The API's `challenge` object for self.challenge."""
         return {"type": "totp"}
+
+    def answer_length(self) -> int | None:
+        """How many characters a right answer to self.challenge has, spaces
+        aside (None: it may have any length). The platform API tells with it
+        which offered factor a code answers when the request names none."""
+        return None
 
     def access_scope(self, now: datetime) -> str | None:
         """The scope a session verified by this factor has now; None: it ended."""

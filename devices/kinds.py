@@ -98,6 +98,9 @@ class CodeCardKind:
     def describe_challenge(self) -> dict:
         return {"type": "code_card", "positions": self.positions}
 
+    def answer_length(self) -> int:
+        return len(self.positions) * settings.SLS["CODE_CARD_CODE_LENGTH"]
+
 
 @_kind(DeviceType.CODE_CARD)
 class CodeCardBinding(CodeCardKind, DeviceBinding):
@@ -154,6 +157,9 @@ class _DigitsKind:
 
     def _well_formed(self, token: str) -> bool:
         return token.isascii() and token.isdigit() and len(token) == self.code_length
+
+    def answer_length(self) -> int:
+        return self.code_length
 
 
 class OcraKind(_DigitsKind):

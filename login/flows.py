@@ -1,8 +1,8 @@
 """The two login steps (L1-L4), one flow for the web pages and the platform API.
 
 Each step owns its transactions: the caller parses its input, calls one
-function, and renders what comes back. What opens the login (a web session
-now, the platform API's token later) is the caller's `Opener`, called
+function, and renders what comes back. What opens the login (a web
+session, the platform API's bearer token) is the caller's `Opener`, called
 inside the step's final transaction so that what it writes commits with the
 answer. A refusal is raised as a LoginRefusal (help/refusals.py), after the
 transaction that recorded it has committed.
@@ -68,6 +68,13 @@ class Opener(Protocol):
     def already_logged_in(self) -> Any:
         """Step 2 was answered twice at once and the twin completed the login:
         this answer is no attempt at all (nothing is counted or written)."""
+
+    def refusal(self, user: User, factor: SecondFactor | None) -> refusals.LoginRefusal | None:
+        """A refusal of the opener's own channel, asked once the password and
+        the code matched and the factor's window allows the channel, with
+        `user.login_scope` set (the trading platform refuses a closed
+        account's statements-only login, A8); recorded and answered as a
+        window refusal: nothing is counted toward L3. None: open it."""
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,23 @@ def _after_password(user, username, reservation, opener, channel, now, request):
         return refusal
     if not factors:
         # No factor to ask (unenrolled, or a closed account whose device
-        # was returned, A8): the password completes the login.
-        lockout.resolve_success(reservation, now)
+        # was returned, A8): the password completes the login, unless the
+        # opener's channel refuses what it opens (A8 on the platform).
         user.login_scope = scopes.login_scope(user, None, now)
+        refused = opener.refusal(user, None)
+        if refused is not None:
+            lockout.resolve_step_passed(reservation, now)
+            trail.record(
+                "login.password",
+                request=request,
+                client_id=user.client_id,
+                username=username,
+                outcome="refused",
+                rule=refused.rule,
+                details={"channel": channel, "code": refused.code},
+            )
+            return refused
+        lockout.resolve_success(reservation, now)
         trail.record(
             "login",
             request=request,
@@ -296,9 +317,13 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         return refusals.login_failed(hint, rule=rule, retry_at=throttled_until)
 
     # A9: the code matched, but the factor's window may open nothing on this
-    # channel now (A3, A4, A7). Not a failure (API.md): nothing is counted,
+    # channel now (A3, A4, A7), or the channel refuses what the login would
+    # open (A8 on the platform). Not a failure (API.md): nothing is counted,
     # and the count is not reset either; the login is over.
     window = factor.window_refusal(now, channel)
+    if window is None:
+        user.login_scope = scopes.login_scope(user, factor, now)
+        window = opener.refusal(user, factor)
     if window is not None:
         lockout.resolve_step_passed(reservation, now)
         trail.record(
@@ -313,7 +338,6 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         return window
 
     lockout.resolve_success(reservation, now)
-    user.login_scope = scopes.login_scope(user, factor, now)
     trail.record(
         "login",
         request=request,

@@ -17,7 +17,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 # Pages whose content is private or carries a secret even before login.
-_NO_STORE_PREFIXES = ("/login/", "/password/", "/admin/", "/logout/")
+_NO_STORE_PREFIXES = ("/login/", "/password/", "/admin/", "/logout/", "/api/")
 
 
 class SecurityHeadersMiddleware:

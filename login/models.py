@@ -118,3 +118,33 @@ class PendingLogin(models.Model):
 
     def is_live(self, now: datetime) -> bool:
         return self.finished_at is None and now < self.expires_at
+
+
+class PlatformSession(models.Model):
+    """A session of the trading platform, opened by the platform API's
+    second step (or its first, for a login with the password alone).
+
+    The platform holds a bearer token; only its SHA-256 is stored. What the
+    session allows is never stored either: it is derived on every request
+    from the factor that verified it and now (principle 2), so a temporary
+    passcode's session stops at day 2 without any job (A3). The rows record
+    only who, with what, since when, until when at most, and when it ended.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The verifying factor's django-otp persistent id; empty: the password
+    # alone (an unenrolled client).
+    factor = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField()
+    # SECURITY.md 3: the absolute lifetime (SLS SESSION_ABSOLUTE) from the login.
+    expires_at = models.DateTimeField()
+    # Logout.
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("trading-platform session")
+        verbose_name_plural = _("trading-platform sessions")
+
+    def __str__(self) -> str:
+        return f"platform session of {self.user_id} from {self.created_at:%Y-%m-%d %H:%M:%S}"

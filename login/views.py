@@ -104,6 +104,10 @@ class WebSession:
         landing = access.landing_url(getattr(user, "login_scope", None))
         return redirect(landing or _safe_next(self.request, next_url) or settings.LOGIN_REDIRECT_URL)
 
+    def refusal(self, user, factor) -> None:
+        # The web opens every login whose factor's window allows the web.
+        return None
+
     def already_logged_in(self) -> HttpResponse:
         # A double-clicked answer whose twin completed the login: that
         # request rotated the session, so this request's copy is stale.

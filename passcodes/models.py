@@ -209,6 +209,9 @@ class TemporaryPasscode(SecondFactor):
     def describe_challenge(self) -> dict:
         return {"type": "temporary_passcode"}
 
+    def answer_length(self) -> int:
+        return settings.SLS["PASSCODE_LENGTH"]
+
     def audit_details(self) -> dict:
         return {"factor": self.offer, "passcode": self.pk}
 

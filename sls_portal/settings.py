@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "login.headers.SecurityHeadersMiddleware",
+    # The platform API (/api/): no cookies in or out, every answer JSON.
+    "login.api.middleware.PlatformApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -303,6 +305,11 @@ SLS = {
     "USERNAME_MAX_LENGTH": 32,
     # (ours) Bound on what a login form accepts before rejecting it outright.
     "INPUT_MAX_LENGTH": 256,
+    # (ours) The platform API refuses a request body larger than this (413)
+    # before reading it: its largest valid request, two strings of at most
+    # INPUT_MAX_LENGTH characters and a short one, is under 6.5 KB even with
+    # every character written as the JSON escapes of a surrogate pair.
+    "API_BODY_MAX_BYTES": 8192,
     # (ours) SECURITY.md 3: NIST 800-63B AAL2.
     "SESSION_IDLE": timedelta(minutes=30),
     "SESSION_ABSOLUTE": timedelta(hours=12),

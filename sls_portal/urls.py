@@ -13,6 +13,8 @@ urlpatterns = [
     # Django's view, which also stores a logged-in client's choice.
     path("i18n/setlang/", set_language_view, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The trading platform's login API (API.md); any other /api/ path is its JSON 404.
+    path("api/", include("login.api.urls")),
     path("", include("login.urls")),
     path("", include("accounts.urls")),
     path("", include("devices.urls")),

@@ -228,6 +228,9 @@ class RecordingOpener:
     def already_logged_in(self):
         return Opened(already=True)
 
+    def refusal(self, user, factor):
+        return None
+
 
 def check_password_step(username: str, password: str, **context) -> Opened:
     """Step 1 through the flow itself, as the web and the API call it."""

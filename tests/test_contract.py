@@ -234,6 +234,16 @@ def test_L2_contract_step_two_shows_the_same_without_loading_the_factor(kind, al
     assert seen == (loaded.step_instructions(), loaded.describe_challenge(), loaded.offer)
 
 
+def test_L2_contract_answer_length_is_the_right_answers(kind, alice, clock):
+    """The platform API picks the factor a code answers by its length
+    (answer_length), without loading the factor."""
+    from devices.factors import presented
+
+    offer = _offer(_step_one())
+    shown = presented(offer["device"], offer["challenge"])
+    assert shown.answer_length() == len(kind.right(alice, offer["challenge"]))
+
+
 def test_L2_contract_right_answer_logs_in_with_full_scope(kind, alice, clock):
     step = _step_one()
     opened = _answer(step, kind.right(alice, _offer(step)["challenge"]))
