@@ -10,7 +10,9 @@ class LoginConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.utils import timezone
 
-        from .flows import make_dummy_hash, record_last_login
+        from devices.activation import register_attempt_guard
+
+        from .flows import activation_attempt, make_dummy_hash, record_last_login
         from .middleware import mark_login
 
         def _start_session_clock(sender, request, user, **kwargs):
@@ -26,3 +28,6 @@ class LoginConfig(AppConfig):
         # the first request, so no worker answers its first unknown username
         # slower than a wrong password.
         make_dummy_hash()
+        # L3: the activation page's codes (R1) count toward the username's
+        # lock like login codes; the devices app cannot import this one.
+        register_attempt_guard(activation_attempt)
