@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from devices import simulator
 from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
@@ -26,11 +27,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PIN = "4729"
 
 
-def _card_answer(page, serial: str) -> str:
-    """What the card shows for the challenge on the page (as the client reads it)."""
+def _answer_with_the_card(page, serial: str) -> None:
+    """Type what the card shows for the challenge on the page, as the client does."""
+    field = page.get_by_label("Security code")
+    field.wait_for()  # the page with the challenge has loaded
     question = re.search(r"challenge (\d{8})", page.locator("main").inner_text()).group(1)
     _device, lines = simulator.displays(serial, now=timezone.now(), question=question)
-    return lines[0].split(" -> ")[1]
+    field.fill(lines[0].split(" -> ")[1])
 
 
 def test_D8_D2_R1_browser_order_a_card_set_its_pin_activate_it_then_log_in_with_it(page, live_server, bob):
@@ -38,7 +41,7 @@ def test_D8_D2_R1_browser_order_a_card_set_its_pin_activate_it_then_log_in_with_
     _log_in(page, base, "bob", PASSWORD)
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/settings/security/sls/")
-    assert page.get_by_text("Digital Security Card+").first.is_visible()
+    expect(page.get_by_text("Digital Security Card+").first).to_be_visible()
     page.get_by_label("Send my device to this address of record").check()
     page.get_by_role("button", name="Order my device").click()
     page.wait_for_url(f"{base}/settings/security/sls/order/pin/")
@@ -58,15 +61,15 @@ def test_D8_D2_R1_browser_order_a_card_set_its_pin_activate_it_then_log_in_with_
         page.get_by_role("link", name="Activate my new/current secure login device").click()
         page.get_by_label(re.compile(serial)).check()
         page.get_by_role("button", name="Next").click()
-        page.get_by_label("Security code").fill(_card_answer(page, serial))
+        _answer_with_the_card(page, serial)
         page.get_by_role("button", name="Activate").click()
-        assert page.get_by_role("heading", name="Your device is active").is_visible()
+        expect(page.get_by_role("heading", name="Your device is active")).to_be_visible()
         assert SecurityDevice.objects.get(serial=serial).status == DeviceStatus.ACTIVE
 
         page.get_by_role("button", name=re.compile("Log out", re.I)).click()
         _log_in(page, base, "bob", PASSWORD)
         page.wait_for_url(f"{base}/login/code/")
-        page.get_by_label("Security code").fill(_card_answer(page, serial))
+        _answer_with_the_card(page, serial)
         page.get_by_role("button", name="Continue").click()
         page.wait_for_url(f"{base}/")
-        assert page.get_by_role("heading", name=re.compile("Welcome, Bob")).is_visible()
+        expect(page.get_by_role("heading", name=re.compile("Welcome, Bob"))).to_be_visible()
