@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client as HttpClient
 from django.utils import timezone
 
 from accounts.models import User
@@ -210,7 +211,7 @@ def test_L3_R1_ten_wrong_activation_codes_lock_the_username(web, dan, clock):
     # And the login itself is locked for the username.
     from tests.conftest import attempt
 
-    login = attempt(__import__("django.test", fromlist=["Client"]).Client(enforce_csrf_checks=True), "dan", PASSWORD)
+    login = attempt(HttpClient(enforce_csrf_checks=True), "dan", PASSWORD)
     assert b"This username is locked after 10 failed login attempts." in login.content
 
 
@@ -222,7 +223,7 @@ def test_L3_R1_activation_failures_add_to_the_login_failures(web, dan, clock):
     device = orders.place(dan.client, now=timezone.now()).order.device
     login_fully(web, dan)
     clock.shift(timedelta(seconds=1))  # after the login, which reset the count
-    fail(__import__("django.test", fromlist=["Client"]).Client(enforce_csrf_checks=True), "dan", 7)
+    fail(HttpClient(enforce_csrf_checks=True), "dan", 7)
     page = _choose(web, device.serial).content.decode()
     for _ in range(2):
         page = _code_post(web, _wrong_codes(page, device)).content.decode()
