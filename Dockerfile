@@ -13,6 +13,12 @@ RUN groupadd --system --gid 10001 sls \
 
 WORKDIR /app
 
+# The TrueType fonts embedded in the return form's PDF (Chinese and Japanese
+# glyphs: the Tokyo return address, the labels in every language).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-wqy-zenhei fonts-ipafont-gothic \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first: this layer is rebuilt only when requirements.txt changes.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt

@@ -28,7 +28,8 @@ FULL_NO_WITHDRAWALS = "full_no_withdrawals"
 # A3: days 2 to 12 of a temporary passcode: only the pages to print, save
 # and activate the online card (plus help and logout, which need no scope).
 RESTRICTED_CARD_ONLY = "restricted_card_only"
-# A8: a closed account whose device was returned: statements and tax forms.
+# A8: a client whose accounts are all closed (device returned: the password
+# alone; device kept: with it): statements and tax forms only.
 STATEMENTS_ONLY = "statements_only"
 UNENROLLED = "unenrolled"
 
@@ -128,7 +129,7 @@ SCOPE_REFUSALS = {
             "Your temporary passcode now only lets you print and activate your online security card. "
             "Print your card and activate it to use the rest of Account Management again."
         ),
-        ("online-card", gettext_lazy("Print your online security card")),
+        ("settings-security-sls-online-card", gettext_lazy("Print your online security card")),
     ),
     STATEMENTS_ONLY: (
         "A8",
@@ -136,6 +137,23 @@ SCOPE_REFUSALS = {
         ("statements", gettext_lazy("Statements and tax forms")),
     ),
 }
+
+
+# Where a login of a narrowed scope lands, instead of the dashboard.
+LANDINGS = {
+    RESTRICTED_CARD_ONLY: ("settings-security-sls-online-card", "settings-security-sls"),
+    STATEMENTS_ONLY: ("statements",),
+}
+
+
+def landing_url(scope: str | None) -> str | None:
+    """The first page a login of this scope can use (A3, A8), if not the dashboard."""
+    for name in LANDINGS.get(scope, ()):
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
 
 
 def refusal(

@@ -118,7 +118,26 @@ class Account(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("client"))
     equity_usd = models.DecimalField(_("equity (USD)"), max_digits=16, decimal_places=2, default=0)
     funded_at = models.DateTimeField(_("funded at"), null=True, blank=True)
+    # A8: an agent closes the account (accounts/closure.py); these four are
+    # written together, once, and never edited in the admin.
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closure_reason = models.TextField(_("reason for the closure"), blank=True, default="")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by agent"),
+    )
+    closure_verification = models.ForeignKey(
+        "IdentityVerification",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("identity verification of the closure"),
+    )
 
     class Meta:
         ordering = ["number"]
@@ -133,6 +152,22 @@ class Account(models.Model):
 
     def is_funded(self, now: datetime) -> bool:
         return self.funded_at is not None and self.funded_at <= now
+
+
+def open_accounts(now: datetime, prefix: str = "") -> models.Q:
+    """The accounts open at `now` (the SQL twin of Account.is_open); `prefix`
+    reaches them through a relation."""
+    return models.Q(**{f"{prefix}closed_at__isnull": True}) | models.Q(**{f"{prefix}closed_at__gt": now})
+
+
+def all_accounts_closed(client_id: int, now: datetime) -> bool:
+    """A8: the client holds accounts and every one of them is closed at `now`
+    (a client with no account yet is not a closed account's holder). One
+    query; the login steps use its twin in fixed SQL (login/statements.py)."""
+    counts = Account.objects.filter(client_id=client_id).aggregate(
+        held=models.Count("pk"), open=models.Count("pk", filter=open_accounts(now))
+    )
+    return counts["held"] > 0 and counts["open"] == 0
 
 
 class IdentityVerification(models.Model):

@@ -9,4 +9,7 @@ urlpatterns = [
     path("deposits/", views.deposits_view, name="deposits"),
     path("settings/banking/", views.banking_view, name="settings-banking"),
     path("settings/email/", views.email_view, name="settings-email"),
+    path("statements/", views.statements_view, name="statements"),
+    path("statements/<str:number>/<int:year>/<int:month>/", views.statement_pdf_view, name="statement-pdf"),
+    path("statements/<str:number>/tax/<int:year>/", views.tax_form_pdf_view, name="tax-form-pdf"),
 ]

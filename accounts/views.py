@@ -5,11 +5,12 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext, gettext_lazy
 from django.views import i18n
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import access, changes, money
+from . import access, changes, money, pdf, statements
 from .access import scope_required
 from .forms import BankingForm, DepositForm, EmailForm, WithdrawalForm
 from .models import Account, ChangeRequest, Client, Deposit, Withdrawal
@@ -27,7 +28,7 @@ def set_language_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     client = request.user.client
     now = timezone.now()
@@ -35,8 +36,6 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         {"account": account, "open": account.is_open(now), "funded": account.is_funded(now)}
         for account in client.accounts.all()
     ]
-    # A8: a closed account's client still logs in, for statements and tax forms.
-    all_closed = bool(accounts) and not any(row["open"] for row in accounts)
     enrolled = access.is_enrolled(request)
     return render(
         request,
@@ -44,7 +43,6 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         {
             "client": client,
             "accounts": accounts,
-            "all_closed": all_closed,
             "enrolled": enrolled,
             # B1, B3: the limits that apply to this client now.
             "withdrawal_limits": money.withdrawal_limits(enrolled),
@@ -246,3 +244,82 @@ def email_view(request: HttpRequest) -> HttpResponse:
         template="accounts/settings_email.html",
         context={"current": client.email},
     )
+
+
+# --- Statements and tax forms (A8) -----------------------------------------------------
+
+# Every full login, and a closed account's (A8: nothing else).
+STATEMENT_SCOPES = (*access.PORTAL_SCOPES, access.STATEMENTS_ONLY)
+
+
+@scope_required(*STATEMENT_SCOPES)
+@require_GET
+def statements_view(request: HttpRequest) -> HttpResponse:
+    """A8: the monthly activity statements and yearly tax forms of the client's accounts."""
+    now = timezone.now()
+    accounts = statements.with_first_records(Account.objects.filter(client_id=request.user.client_id))
+    rows = []
+    for account in accounts.select_related("client"):
+        months = statements.statement_months(account, now)
+        tax_years = {period.year for period in statements.tax_years(account, now)}
+        years = sorted({period.year for period in months} | tax_years, reverse=True)
+        rows.append(
+            {
+                "account": account,
+                "closed": not account.is_open(now),
+                # Newest year first; in each, its tax form (once the year is
+                # over, or the account closed) and its months, newest first.
+                "years": [
+                    {
+                        "year": year,
+                        "tax_form": year in tax_years,
+                        "months": [(period, pdf.month_name(period)) for period in months if period.year == year],
+                    }
+                    for year in years
+                ],
+            }
+        )
+    return render(
+        request,
+        "accounts/statements.html",
+        {"rows": rows, "statements_only": request.sls_scope == access.STATEMENTS_ONLY},
+    )
+
+
+def _own_account(request: HttpRequest, number: str) -> Account:
+    """The client's own account; anyone else's number is a 404 (SECURITY.md 17)."""
+    accounts = statements.with_first_records(Account.objects.select_related("client"))
+    return get_object_or_404(accounts, number=number, client_id=request.user.client_id)
+
+
+def _pdf_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    add_never_cache_headers(response)  # a client's records stay out of shared caches
+    return response
+
+
+@scope_required(*STATEMENT_SCOPES)
+@require_GET
+def statement_pdf_view(request: HttpRequest, number: str, year: int, month: int) -> HttpResponse:
+    """A8: one month's activity statement as a PDF."""
+    now = timezone.now()
+    account = _own_account(request, number)
+    period = statements.find_period(account, now, year, month)
+    if period is None:
+        raise Http404(gettext("There is no statement for that month."))
+    content = pdf.statement_pdf(statements.activity(account, period), now)
+    return _pdf_response(content, f"statement-{account.number}-{year:04d}-{month:02d}.pdf")
+
+
+@scope_required(*STATEMENT_SCOPES)
+@require_GET
+def tax_form_pdf_view(request: HttpRequest, number: str, year: int) -> HttpResponse:
+    """A8: one year's tax form as a PDF."""
+    now = timezone.now()
+    account = _own_account(request, number)
+    period = statements.find_period(account, now, year, None)
+    if period is None:
+        raise Http404(gettext("There is no tax form for that year."))
+    content = pdf.tax_form_pdf(statements.activity(account, period), now)
+    return _pdf_response(content, f"tax-form-{account.number}-{year:04d}.pdf")

@@ -28,13 +28,16 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts import changes
-from accounts.models import ChangeRequest, Client, IdentityVerification, User
+from accounts import changes, closure
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
 from audit import trail
 from devices import flows as device_flows
 from devices import orders as device_orders
 from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
 from login import lockout
+from returns import charges as return_charges
+from returns import flows as return_flows
+from returns.models import DeviceCharge, DeviceReturn
 
 
 class VerificationRequired(Exception):
@@ -211,6 +214,25 @@ def end_all_sessions(
         )
 
 
+def close_account(
+    account: Account,
+    *,
+    reason: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> Account:
+    """A8: close an account for a verified caller, with the reason, audited.
+    Raises accounts.closure.ClosureRefused (and records nothing, not even the
+    verification) when it is closed already or the reason is missing."""
+    closure.refuse_if_closed(account)
+    closure.clean_reason(reason)
+    with transaction.atomic():
+        verification = _verification_for(account.client, new_verification, agent=agent, now=now, request=request)
+        return closure.close(account, reason=reason, agent=agent, verification=verification, now=now, request=request)
+
+
 def _has_open_account(client: Client, now: datetime) -> bool:
     """A8: a client whose every account is closed is a closed account's holder."""
     return client.accounts.filter(Q(closed_at__isnull=True) | Q(closed_at__gt=now)).exists()
@@ -340,6 +362,85 @@ def mark_order_shipped(
         verification = _verification_for(order.client, new_verification, agent=agent, now=now, request=request)
         return device_orders.mark_shipped(
             order, serial=serial, now=now, agent=agent, verification=verification, request=request
+        )
+
+
+def record_return_receipt(
+    device_return: DeviceReturn,
+    *,
+    agent: User,
+    now: datetime,
+    notes: str = "",
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> return_flows.Receipt:
+    """T3, T5: the returned device has arrived; the replacement follows by
+    type and equity (D5, D6). Raises ReturnRefused (and records nothing)
+    when its receipt is recorded already."""
+    with transaction.atomic():
+        verification = _verification_for(device_return.client, new_verification, agent=agent, now=now, request=request)
+        return return_flows.record_receipt(
+            device_return, agent=agent, verification=verification, now=now, notes=notes, request=request
+        )
+
+
+def _verification_if_on_call(
+    client: Client,
+    new: NewVerification | None,
+    *,
+    on_call: bool,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None,
+) -> IdentityVerification | None:
+    """A charge is the agent's decision; acting for a caller on the phone
+    needs the caller verified (L5), like every other action for a caller."""
+    if new is None and not on_call:
+        return None
+    return _verification_for(client, new, agent=agent, now=now, request=request)
+
+
+def charge_device(
+    device: SecurityDevice,
+    reason: str,
+    *,
+    agent: User,
+    now: datetime,
+    on_call: bool,
+    account=None,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceCharge:
+    """T6: charge a device's cost to its client's account. Raises
+    ChargeRefused (and records nothing) for a device charged already or a
+    type without a charge."""
+    with transaction.atomic():
+        verification = _verification_if_on_call(
+            device.client, new_verification, on_call=on_call, agent=agent, now=now, request=request
+        )
+        return return_charges.create_charge(
+            device, reason, agent=agent, now=now, account=account, verification=verification, request=request
+        )
+
+
+def waive_device_charge(
+    charge: DeviceCharge,
+    *,
+    reason: str,
+    agent: User,
+    now: datetime,
+    on_call: bool,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceCharge:
+    """T6: waive a charge with a reason. Raises ChargeRefused (and records
+    nothing) when it is waived already or the reason is missing."""
+    with transaction.atomic():
+        verification = _verification_if_on_call(
+            charge.account.client, new_verification, on_call=on_call, agent=agent, now=now, request=request
+        )
+        return return_charges.waive_charge(
+            charge, reason=reason, agent=agent, now=now, verification=verification, request=request
         )
 
 

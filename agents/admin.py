@@ -11,25 +11,35 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User, open_accounts
 from agents.device_admin import SecurityDeviceInline
+from audit import trail
 from audit.models import AuditEvent
 from devices.models import DeviceOrder, OrderStatus, SecurityDevice
 from login.models import LoginGuard
+from returns.models import DeviceCharge, DeviceReturn
 
 from . import actions, views
 from .admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
+from .returns_admin import (
+    ChargeStatusFilter,
+    ClientReturnInline,
+    RegionFilter,
+    ReturnStatusFilter,
+    charge_audit_events,
+    return_audit_events,
+)
 
 AgentView = Callable[[HttpRequest, admin.ModelAdmin, str], HttpResponse]
 
@@ -187,7 +197,7 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
         ids += _exact_ids(SecurityDevice.objects, "client_id", serial=term)
         return queryset.filter(pk__in=ids + matching_client_ids(term)), False
 
-    inlines = (AccountInline, UsernameInline, SecurityDeviceInline, VerificationInline)
+    inlines = (AccountInline, UsernameInline, SecurityDeviceInline, ClientReturnInline, VerificationInline)
     agent_actions = (
         (
             "verify-identity",
@@ -304,14 +314,46 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class AccountStatusFilter(admin.SimpleListFilter):
+    """A8: open or closed now, from closed_at (principle 1): the closures."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("Open")), ("closed", _("Closed"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "open":
+            return queryset.filter(open_accounts(now))
+        if self.value() == "closed":
+            return queryset.filter(closed_at__lte=now)
+        return queryset
+
+
+# A8: a closure is written by its action only (reason, agent, verification, audited).
+CLOSURE_FIELDS = ("closed_at", "closure_reason", "closed_by", "closure_verification")
+
+
 @admin.register(Account, site=admin_site)
-class AccountAdmin(admin.ModelAdmin):
-    list_display = ("number", "client", "equity_usd", "funded_at", "closed_at")
-    list_select_related = ("client",)
+class AccountAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
+    list_display = ("number", "client", "equity_usd", "funded_at", "closed_at", "closed_by")
+    list_filter = (AccountStatusFilter,)
+    list_select_related = ("client", "closed_by")
     search_fields = ("number__exact",)
     search_help_text = _("Exact account number.")
     raw_id_fields = ("client",)
+    readonly_fields = CLOSURE_FIELDS
     show_full_result_count = False
+    paginator = CappedPaginator
+    agent_actions = (("close", "close", views.close_account_view, views.PERM_CLOSE_ACCOUNT, _("Close account")),)
+
+    def has_agent_actions(self, obj: Account) -> bool:
+        return obj.closed_at is None
+
+    def audit_events(self, obj: Account) -> QuerySet[AuditEvent]:
+        return AuditEvent.objects.filter(client=obj.client_id, details__account=obj.number)
 
 
 @admin.register(IdentityVerification, site=admin_site)
@@ -563,3 +605,133 @@ class DeviceOrderAdmin(AgentActionsMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description=_("status"))
     def status_now(self, obj: DeviceOrder) -> str:
         return obj.status_label(timezone.now())
+
+
+# --- Returns and charges (T3, T5, T6) ------------------------------------------
+
+RETURN_FIELDS = (
+    "client",
+    "device",
+    "reason",
+    "replacement_wanted",
+    "started_at",
+    "started_by",
+    "received_at",
+    "received_by",
+    "receipt_verification",
+)
+
+
+@admin.register(DeviceReturn, site=admin_site)
+class DeviceReturnAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
+    """T3: the returns agents expect, and those received, by status and
+    region; the receipt is an action; only the notes are edited here
+    (audited); nobody adds or deletes a return."""
+
+    list_display = ("started_at", "client", "device", "region", "status_now", "replacement_wanted", "received_at")
+    list_filter = (ReturnStatusFilter, RegionFilter, "device__type", "replacement_wanted")
+    list_select_related = ("client", "device")
+    search_fields = ("device__serial__exact",)
+    search_help_text = _("Exact serial number.")
+    ordering = ("-started_at", "-id")
+    raw_id_fields = ("client", "device")
+    show_full_result_count = False
+    paginator = CappedPaginator
+    actions = None
+    fields = (*RETURN_FIELDS, "agent_notes")
+    readonly_fields = RETURN_FIELDS
+    agent_actions = (("receive", "receive", views.receipt_view, views.PERM_RECORD_RECEIPT, _("Record receipt")),)
+
+    @admin.display(description=_("status"))
+    def status_now(self, obj: DeviceReturn) -> str:
+        return obj.status_label(timezone.now())
+
+    @admin.display(description=_("region"))
+    def region(self, obj: DeviceReturn) -> str:
+        return str(obj.client.region.name)
+
+    def has_agent_actions(self, obj: DeviceReturn) -> bool:
+        return obj.received_at is None
+
+    def audit_events(self, obj: DeviceReturn) -> QuerySet[AuditEvent]:
+        return return_audit_events(obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: DeviceReturn, form, change: bool) -> None:
+        # Only the notes change here, and the change is audited.
+        super().save_model(request, obj, form, change)
+        if "agent_notes" in form.changed_data:
+            trail.record(
+                "device.return.notes",
+                request=request,
+                actor=request.user,
+                client_id=obj.client_id,
+                rule="T3",
+                details={"return": obj.pk, "serial": obj.device.serial},
+            )
+
+    def log_change(self, request, obj, message):
+        # Agent actions are audit events (save_model), not admin log entries.
+        return None
+
+
+CHARGE_FIELDS = (
+    "account",
+    "device",
+    "device_type",
+    "amount_usd",
+    "reason",
+    "created_at",
+    "created_by",
+    "verification",
+    "waived_at",
+    "waived_by",
+    "waive_reason",
+    "waive_verification",
+)
+
+
+@admin.register(DeviceCharge, site=admin_site)
+class DeviceChargeAdmin(ReadOnlyMixin, AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
+    """T6: charges by status, reason and type; created on a device's page,
+    waived on the charge's page (or from the list), each audited."""
+
+    list_display = ("created_at", "account", "device", "device_type", "reason", "amount_usd", "status_now", "waived_at")
+    list_filter = (ChargeStatusFilter, "reason", "device_type")
+    list_select_related = ("account", "device")
+    search_fields = ("device__serial__exact", "account__number__exact")
+    search_help_text = _("Exact serial number or account number.")
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    paginator = CappedPaginator
+    actions = ["waive_selected"]
+    fields = CHARGE_FIELDS
+    readonly_fields = CHARGE_FIELDS
+    agent_actions = (("waive", "waive", views.waive_charge_view, views.PERM_WAIVE_CHARGE, _("Waive charge")),)
+
+    @admin.display(description=_("status"))
+    def status_now(self, obj: DeviceCharge) -> str:
+        return obj.status_label(timezone.now())
+
+    def has_agent_actions(self, obj: DeviceCharge) -> bool:
+        return obj.waived_at is None
+
+    def audit_events(self, obj: DeviceCharge) -> QuerySet[AuditEvent]:
+        return charge_audit_events(obj)
+
+    def has_waive_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(views.PERM_WAIVE_CHARGE)
+
+    @admin.action(description=_("Waive the selected charge"), permissions=["waive"])
+    def waive_selected(self, request: HttpRequest, queryset: QuerySet[DeviceCharge]):
+        # Each waiver has its own reason (and, on a call, its verification).
+        chosen = list(queryset.values_list("pk", flat=True)[:2])
+        if len(chosen) != 1:
+            self.message_user(request, _("Choose one charge: each waiver needs its own reason."), messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("admin:returns_devicecharge_waive", args=[chosen[0]]))

@@ -17,9 +17,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Client, User
 from devices.models import DeviceBinding, SecurityDevice
+from returns.models import DeviceCharge
 
 from . import views
 from .admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
+from .returns_admin import DeviceChargeInline, DeviceReturnInline
 
 DEVICE_FIELDS = (
     "client",
@@ -108,7 +110,7 @@ class SecurityDeviceAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return queryset.filter(Q(serial=term) | Q(client_id__in=clients)), False
 
     readonly_fields = DEVICE_FIELDS
-    inlines = (BindingInline,)
+    inlines = (BindingInline, DeviceReturnInline, DeviceChargeInline)
     change_form_template = "admin/agent_change_form.html"
 
     def get_urls(self) -> list[URLPattern]:
@@ -122,6 +124,7 @@ class SecurityDeviceAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 name="devices_securitydevice_printout",
             ),
             *self._report_urls(),
+            *self._charge_urls(),
             *super().get_urls(),
         ]
 
@@ -139,9 +142,34 @@ class SecurityDeviceAdmin(ReadOnlyMixin, admin.ModelAdmin):
             )
         ]
 
+    # T6: "Charge for this device" on the device's page.
+
+    def _charge_urls(self) -> list[URLPattern]:
+        def charge(request: HttpRequest, object_id: str) -> HttpResponse:
+            return views.charge_device_view(request, self, object_id)
+
+        return [
+            path(
+                "<path:object_id>/charge/",
+                self.admin_site.admin_view(charge),
+                name="devices_securitydevice_charge",
+            )
+        ]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         device = self.get_object(request, unquote(object_id))
         links = list((extra_context or {}).get("agent_links", []))
         if device is not None and device.is_active and request.user.has_perm(views.PERM_REPORT_DEVICE):
             links.append({"label": _("Report lost, stolen or damaged"), "url": report_url(device)})
+        if (
+            device is not None
+            and request.user.has_perm(views.PERM_CHARGE_DEVICE)
+            and not DeviceCharge.objects.filter(device=device).exists()
+        ):
+            links.append(
+                {
+                    "label": _("Charge for this device"),
+                    "url": reverse("admin:devices_securitydevice_charge", args=[device.pk]),
+                }
+            )
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "agent_links": links})

@@ -25,12 +25,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.changes import ChangeConflict
-from accounts.models import ChangeRequest, Client, IdentityVerification, User
+from accounts.closure import ClosureRefused
+from accounts.models import Account, ChangeRequest, Client, IdentityVerification, User, open_accounts
 from devices.flows import DeviceConflict, take_printout
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
-from devices.orders import OrderRefused, offer_for
+from devices.orders import OrderRefused, device_type_for, equity_of, offer_for
 from devices.printing import code_card_pdf
 from login import lockout
+from returns.charges import ChargeRefused, fee_for
+from returns.flows import Outcome, ReturnRefused
+from returns.instructions import Replacement, instructions_for
+from returns.models import ChargeReason, DeviceCharge, DeviceReturn
 
 from . import actions
 
@@ -627,6 +632,385 @@ def mark_shipped_view(request: HttpRequest, model_admin: ModelAdmin, object_id: 
             )
             % {"address": order.shipping_address},
             "submit_label": _("Mark shipped"),
+            **_verification_context(form, recent),
+        },
+        status=status,
+    )
+
+
+# --- Returns and charges (T3, T5, T6) ------------------------------------------
+
+PERM_RECORD_RECEIPT = "returns.record_receipt"
+PERM_CHARGE_DEVICE = "returns.charge_device"
+PERM_WAIVE_CHARGE = "returns.waive_charge"
+
+
+def _form_action(
+    request: HttpRequest,
+    model_admin: ModelAdmin,
+    *,
+    form: VerificationForm,
+    subject: Any,
+    client: Client,
+    title: str,
+    explanation: str,
+    submit_label: str,
+    act: Callable[[VerificationForm], HttpResponse],
+) -> HttpResponse:
+    """Like _verified_action, for a form with fields of its own: GET shows
+    it; POST validates it and acts; a refusal is shown on the form, with
+    nothing written."""
+    now = timezone.now()
+    recent = actions.recent_verification(client, agent=request.user, now=now)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                return act(form)
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except (ReturnRefused, ChargeRefused) as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, f"{exc} ({exc.rule})")
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": title,
+            "original": subject,
+            "subject_client": client,
+            "subject_user": None,
+            "explanation": explanation,
+            "submit_label": submit_label,
+            **_verification_context(form, recent),
+        },
+        status=status,
+    )
+
+
+class ReceiptForm(VerificationForm):
+    """T3: the receipt of a returned device, with the identity verification (L5)."""
+
+    receipt_notes = forms.CharField(
+        label=gettext_lazy("Notes on the device received"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+        self.order_fields(["receipt_notes", "method", "reference", "notes"])
+
+
+def _receipt_message(request: HttpRequest, receipt) -> None:
+    if receipt.outcome == Outcome.INVITED:
+        messages.success(
+            request,
+            _(
+                "Receipt recorded; the device is returned. The client's equity qualifies for a Platinum token: "
+                "the e-mail invitation to request it in Account Management is on its way (D5)."
+            ),
+        )
+    elif receipt.outcome == Outcome.ORDERED:
+        messages.success(
+            request,
+            _(
+                "Receipt recorded; the device is returned. A %(device)s was ordered for the client by equity (D6); "
+                "the client is told by e-mail."
+            )
+            % {"device": receipt.order.get_device_type_display()},
+        )
+    elif receipt.outcome == Outcome.CLIENT_REQUESTS:
+        messages.success(
+            request,
+            _(
+                "Receipt recorded; the device is returned. The client requests the new device online and creates "
+                "its PIN there (T5, D2)."
+            ),
+        )
+    elif receipt.outcome == Outcome.REFUSED:
+        messages.warning(
+            request,
+            _("Receipt recorded; the device is returned. No replacement could be ordered: %(why)s (%(rule)s)")
+            % {"why": receipt.refusal, "rule": receipt.rule},
+        )
+    else:
+        messages.success(request, _("Receipt recorded; the device is returned. No replacement was asked for."))
+
+
+def _replacement_forecast(device_return: DeviceReturn) -> str:
+    """What the receipt will do about the replacement, by type and today's equity (T5, D5, D6)."""
+    if not device_return.replacement_wanted:
+        return _("The client wants no replacement.")
+    how = instructions_for(device_return.device.type).replacement
+    if how == Replacement.CLIENT_REQUESTS:
+        return _("The client wants a replacement: they request it online and create its PIN there (T5, D2).")
+    if how not in (Replacement.INVITATION, Replacement.AUTOMATIC):
+        return _("The client wants a replacement, but this type of device has no replacement by return.")
+    equity = equity_of(device_return.client, timezone.now())
+    device_type = device_type_for(equity)
+    values = {"equity": equity, "device": DeviceType(device_type).label}
+    if device_type == DeviceType.PLATINUM:
+        return (
+            _(
+                "The client wants a replacement. By the equity now (USD %(equity)s) it is a %(device)s: the client "
+                "is e-mailed an invitation to request it in Account Management (D5)."
+            )
+            % values
+        )
+    return (
+        _("The client wants a replacement. By the equity now (USD %(equity)s) a %(device)s is ordered at once (D6).")
+        % values
+    )
+
+
+def receipt_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """T3, T5: record that a returned device has arrived."""
+    _require(request, PERM_RECORD_RECEIPT)
+    device_return = get_object_or_404(DeviceReturn.objects.select_related("client", "device"), pk=object_pk(object_id))
+    device = device_return.device
+
+    def act(form: VerificationForm) -> HttpResponse:
+        receipt = actions.record_return_receipt(
+            device_return,
+            agent=request.user,
+            now=timezone.now(),
+            notes=form.cleaned_data.get("receipt_notes", ""),
+            request=request,
+            new_verification=form.new_verification(),
+        )
+        _receipt_message(request, receipt)
+        return HttpResponseRedirect(reverse("admin:returns_devicereturn_change", args=[device_return.pk]))
+
+    replacement = _replacement_forecast(device_return)
+    explanation = _(
+        "The %(device)s %(serial)s becomes returned and the client's Returns page shows it received (T3). %(replacement)s"
+    ) % {"device": device.get_type_display(), "serial": device.serial, "replacement": replacement}
+    return _form_action(
+        request,
+        model_admin,
+        form=ReceiptForm(request.POST or None),
+        subject=device_return,
+        client=device_return.client,
+        title=_("Record receipt"),
+        explanation=explanation,
+        submit_label=_("Record receipt"),
+        act=act,
+    )
+
+
+class _OnCallForm(VerificationForm):
+    on_call = forms.BooleanField(
+        label=gettext_lazy("I am acting for the client on the phone"),
+        required=False,
+        help_text=gettext_lazy("Then the caller's identity must be verified (L5)."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+
+
+class ChargeForm(_OnCallForm):
+    """T6: why the device is charged, and to which of the client's accounts."""
+
+    reason = forms.ChoiceField(
+        label=gettext_lazy("Why the device is charged"),
+        choices=[("", "---------"), *ChargeReason.choices],
+        error_messages={
+            "required": gettext_lazy("Choose why the device is charged."),
+            "invalid_choice": gettext_lazy("Choose why the device is charged."),
+        },
+    )
+    account = forms.TypedChoiceField(
+        label=gettext_lazy("Account charged"),
+        coerce=int,
+        error_messages={"invalid_choice": gettext_lazy("Choose one of this client's accounts.")},
+    )
+
+    def __init__(self, *args: Any, accounts, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accounts = {account.pk: account for account in accounts}
+        self.fields["account"].choices = [(account.pk, account.number) for account in accounts]
+        self.order_fields(["reason", "account", "on_call", "method", "reference", "notes"])
+
+
+def charge_device_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """T6: charge a lost, stolen, damaged or unreturned device, once."""
+    _require(request, PERM_CHARGE_DEVICE)
+    device = get_object_or_404(SecurityDevice.objects.select_related("client"), pk=object_pk(object_id))
+    accounts = list(device.client.accounts.order_by("number"))
+    form = ChargeForm(request.POST or None, accounts=accounts)
+
+    def act(form: VerificationForm) -> HttpResponse:
+        charge = actions.charge_device(
+            device,
+            form.cleaned_data["reason"],
+            agent=request.user,
+            now=timezone.now(),
+            on_call=form.cleaned_data["on_call"],
+            account=form.accounts[form.cleaned_data["account"]],
+            request=request,
+            new_verification=form.new_verification(),
+        )
+        messages.success(
+            request,
+            _("%(amount)s USD charged to account %(account)s for %(device)s.")
+            % {"amount": charge.amount_usd, "account": charge.account.number, "device": device},
+        )
+        return HttpResponseRedirect(reverse("admin:returns_devicecharge_change", args=[charge.pk]))
+
+    try:
+        amount = _("%(amount)s USD") % {"amount": fee_for(device.type)}
+    except ChargeRefused as exc:
+        amount = str(exc)
+    return _form_action(
+        request,
+        model_admin,
+        form=form,
+        subject=device,
+        client=device.client,
+        title=_("Charge for this device"),
+        explanation=_(
+            "A %(device)s is charged %(amount)s (T6), once: the client sees the charge on the Returns page. "
+            "Enrollment itself is free (B4)."
+        )
+        % {"device": device.get_type_display(), "amount": amount},
+        submit_label=_("Charge the device"),
+        act=act,
+    )
+
+
+class WaiveForm(_OnCallForm):
+    """T6: why the charge is waived."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Why the charge is waived"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=settings.SLS["CHARGE_WAIVE_REASON_MAX_LENGTH"],
+        error_messages={"required": gettext_lazy("Say why the charge is waived.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields(["reason", "on_call", "method", "reference", "notes"])
+
+
+def waive_charge_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """T6: waive a device charge, with a reason."""
+    _require(request, PERM_WAIVE_CHARGE)
+    charge = get_object_or_404(
+        DeviceCharge.objects.select_related("account__client", "device"), pk=object_pk(object_id)
+    )
+
+    def act(form: VerificationForm) -> HttpResponse:
+        actions.waive_device_charge(
+            charge,
+            reason=form.cleaned_data["reason"],
+            agent=request.user,
+            now=timezone.now(),
+            on_call=form.cleaned_data["on_call"],
+            request=request,
+            new_verification=form.new_verification(),
+        )
+        messages.success(request, _("The charge is waived; the client's Returns page shows it waived."))
+        return HttpResponseRedirect(reverse("admin:returns_devicecharge_change", args=[charge.pk]))
+
+    return _form_action(
+        request,
+        model_admin,
+        form=WaiveForm(request.POST or None),
+        subject=charge,
+        client=charge.account.client,
+        title=_("Waive charge"),
+        explanation=_("Waive the charge of %(amount)s USD for %(device)s on account %(account)s (T6).")
+        % {"amount": charge.amount_usd, "device": charge.device, "account": charge.account.number},
+        submit_label=_("Waive the charge"),
+        act=act,
+    )
+
+
+PERM_CLOSE_ACCOUNT = "accounts.close_account"
+
+
+class CloseAccountForm(VerificationForm):
+    """A8: why the account closes, and the identity verification of the call."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for the closure"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=settings.SLS["CLOSURE_REASON_MAX_LENGTH"],
+        error_messages={"required": gettext_lazy("Give the reason for the closure.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+        self.order_fields(["reason", "method", "reference", "notes"])
+
+
+def _closure_explanation(account: Account, now) -> str:
+    if account.closed_at is not None:
+        return _("This account was closed on %(when)s UTC: %(reason)s") % {
+            "when": f"{account.closed_at:%Y-%m-%d %H:%M}",
+            "reason": account.closure_reason or "-",
+        }
+    others = Account.objects.filter(open_accounts(now), client_id=account.client_id).exclude(pk=account.pk)
+    if others.exists():
+        return _(
+            "Account %(number)s (equity USD %(equity)s) closes now. The client keeps the other open accounts "
+            "(%(others)s) and logs in as before."
+        ) % {
+            "number": account.number,
+            "equity": account.equity_usd,
+            "others": ", ".join(others.values_list("number", flat=True)),
+        }
+    held = [str(device) for device in account.client.devices.all() if device.is_active_at(now)]
+    return _(
+        "Account %(number)s (equity USD %(equity)s) is the client's last open account. Once it is closed the "
+        "client logs in only to view and print statements and tax forms (A8). Devices still active: %(devices)s. "
+        "A device not returned when the account closes is charged (T6)."
+    ) % {"number": account.number, "equity": account.equity_usd, "devices": ", ".join(held) or "-"}
+
+
+def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """A8: close an account for a verified caller, with the reason."""
+    _require(request, PERM_CLOSE_ACCOUNT)
+    account = get_object_or_404(Account.objects.select_related("client"), pk=object_pk(object_id))
+    now = timezone.now()
+    recent = actions.recent_verification(account.client, agent=request.user, now=now)
+    form = CloseAccountForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                closed = actions.close_account(
+                    account,
+                    reason=form.cleaned_data["reason"],
+                    agent=request.user,
+                    now=now,
+                    request=request,
+                    new_verification=form.new_verification(),
+                )
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except ClosureRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Account %(number)s is closed.") % {"number": closed.number})
+                return HttpResponseRedirect(_change_url(closed))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Close account"),
+            "original": account,
+            "subject_client": account.client,
+            "subject_user": None,
+            "explanation": _closure_explanation(account, now),
+            "submit_label": _("Close the account"),
             **_verification_context(form, recent),
         },
         status=status,

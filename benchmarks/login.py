@@ -26,7 +26,7 @@ SQLite file by default, or, when DATABASE_URL is set, a new database on
 that server (bench_<name>_<pid>), dropped afterwards. The results go to
 benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/login.py [--iterations 60] [--check] [--profile] [--kind code_card|dsc_plus|mobile]
+    .venv/bin/python benchmarks/login.py [--iterations 60] [--check] [--profile] [--kind code_card|dsc_plus|mobile|temporary_passcode|online_card]
     make bench [BENCH_ARGS="--check"]
 
 Below the target, it profiles logins with cProfile and records where the
@@ -81,7 +81,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-write", action="store_true", help="print the results only")
     parser.add_argument(
         "--kind",
-        choices=("code_card", "dsc_plus", "mobile"),
+        choices=("code_card", "dsc_plus", "mobile", "temporary_passcode", "online_card"),
         default="code_card",
         help="the second factor the demo user logs in with (default code_card)",
     )
@@ -162,11 +162,46 @@ def create_demo_user(kind: str = "code_card"):
         number="U9000001", client=person, equity_usd=Decimal("25000.00"), funded_at=now - timedelta(days=365)
     )
     user = User.objects.create_user(username=USERNAME, password=PASSWORD, client=person, email=person.email)
-    if kind == "code_card":
+    if kind in ("code_card", "temporary_passcode", "online_card"):
         issue_code_card(person, agent=agent, now=now)
     else:
         issue_device(person, kind, now=now, pin="2580" if kind == "dsc_plus" else None)
-    return user, active_binding_for(user).security_device
+    device = active_binding_for(user).security_device
+    if kind == "temporary_passcode":
+        return user, device, _passcode_answer(user, person, agent, now)
+    if kind == "online_card":
+        return user, device, _online_card_answer(user, person, now)
+    return user, device, None
+
+
+def _passcode_answer(user, person, agent, now):
+    """The card reported lost on the phone, and a passcode issued (A2): the
+    login is the passcode's, in its full window."""
+    from accounts.models import IdentityVerification
+    from passcodes.issuing import issue
+
+    verification = IdentityVerification.objects.create(client=person, agent=agent, method="callback", reference="B-1")
+    code = issue(person, [user], device_status="lost", agent=agent, verification=verification, now=now).code
+    return lambda challenge: {"passcode": code}
+
+
+def _online_card_answer(user, person, now):
+    """The card reported lost, and an online card activated in its place (A4)."""
+    from devices import codecard
+    from devices.models import DeviceStatus, SecurityDevice
+    from passcodes.models import OnlineCard
+
+    SecurityDevice.objects.filter(client=person).update(status=DeviceStatus.LOST, deactivated_at=now)
+    card = OnlineCard(user=user, name="bench", confirmed=True, client=person, created_at=now, activated_at=now)
+    seed = codecard.new_seed()
+    card.set_seed(seed)
+    card.save()
+
+    def answer(challenge):
+        codes = [codecard.code_at(seed, position) for position in challenge["positions"]]
+        return {f"code_{index}": code for index, code in enumerate(codes, start=1)}
+
+    return answer
 
 
 # --- the two measurements ------------------------------------------------------
@@ -185,7 +220,7 @@ class RoundTripCounter:
 
 
 class Harness:
-    def __init__(self, user, device):
+    def __init__(self, user, device, answer=None):
         from django.contrib.auth.hashers import Argon2PasswordHasher, get_hasher, identify_hasher
         from django.test import Client as HttpClient
 
@@ -201,6 +236,8 @@ class Harness:
             sys.exit("the user's hash and the benchmark's hash have different Argon2 costs")
         self.device = device
         self.seed = device.seed
+        # The interim kinds answer step 2 their own way (create_demo_user).
+        self.interim_answer = answer
         self.queries = 0
         self.steps = (0.0, 0.0)
         # One client for every login, as one server process serves many: a
@@ -220,6 +257,9 @@ class Harness:
         """The step-2 form the device's holder would send (untimed)."""
         from devices import algorithms, codecard
         from devices.models import DeviceBinding, SecurityDevice
+
+        if self.interim_answer is not None:
+            return self.interim_answer(challenge)
 
         kind = DeviceBinding.KINDS[self.device.type]
         if self.device.type == "code_card":
@@ -505,8 +545,8 @@ def main() -> int:
     quiet_console_logging()
     drop = fresh_database(workdir, given_url)
     try:
-        user, device = create_demo_user(args.kind)
-        harness = Harness(user, device)
+        user, device, answer = create_demo_user(args.kind)
+        harness = Harness(user, device, answer)
         facts = machine_facts()
         print(f"{facts['cores']} cores, {facts['cpu']}; Python {facts['python']}; {facts['database']}")
         print(facts["hasher"])

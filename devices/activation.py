@@ -30,8 +30,12 @@ from help import refusals
 from .factors import load_factor
 from .flows import bind_usernames
 from .models import DeviceBinding, DeviceOrder, DeviceStatus, SecurityDevice
+from .signals import devices_activated
 
-ACTIVATABLE = (DeviceStatus.ISSUED, DeviceStatus.ACTIVE)
+# R1: a device ordered (ISSUED), the one in use, or the one the client was
+# without (lost and found again, or temporarily unavailable) can be
+# activated. Stolen or damaged devices are replaced, never reactivated.
+ACTIVATABLE = (DeviceStatus.ISSUED, DeviceStatus.ACTIVE, DeviceStatus.LOST, DeviceStatus.UNAVAILABLE)
 
 
 class ActivationRefused(Exception):
@@ -231,6 +235,7 @@ def _make_active(factor: DeviceBinding, user, *, now: datetime, request) -> None
     factor.confirmed = True
     bind_usernames(device)
     DeviceOrder.objects.filter(device=device, activated_at__isnull=True).update(activated_at=now)
+    devices_activated.send(sender=SecurityDevice, client_ids=[user.client_id], now=now)
     trail.record(
         "device.activated",
         request=request,

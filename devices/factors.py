@@ -24,6 +24,7 @@ the login asks every source and needs to know none of them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
@@ -33,7 +34,29 @@ from django.conf import settings
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
+from accounts.access import PLATFORM_SCOPES
+from help import refusals
+
+# The channels a login comes through (LoginAttempt.channel, the audit).
+WEB = "web"
+PLATFORM = "platform"
+
 Source = Callable[[object, datetime], list["SecondFactor"]]
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a login's factor allows now and until when (the dashboard, the
+    Secure Login System page, the platform API's valid_until, the agents'
+    timeline): `scope` until `until` (None: while the device stays
+    active), then `then_scope` until `then_until`, if there is a next window."""
+
+    scope: str
+    until: datetime | None = None
+    then_scope: str | None = None
+    then_until: datetime | None = None
+
+
 _sources: list[Source] = []
 
 
@@ -170,6 +193,31 @@ class SecondFactor(ThrottlingMixin, Device):
     def access_scope(self, now: datetime) -> str | None:
         """The scope a session verified by this factor has now; None: it ended."""
         raise NotImplementedError
+
+    def allowance(self, now: datetime) -> Allowance | None:
+        """What this factor allows now and until when; None: nothing any more."""
+        scope = self.access_scope(now)
+        return Allowance(scope) if scope is not None else None
+
+    def window_refusal(self, now: datetime, channel: str):
+        """A9: why a matched answer still opens nothing on `channel` now
+        (a LoginRefusal naming the window's rule), or None. Asked after the
+        code matched; such a refusal never counts toward L3 (API.md)."""
+        scope = self.access_scope(now)
+        if scope is None:
+            return self.ended_refusal(now)
+        if channel == PLATFORM and scope not in PLATFORM_SCOPES:
+            return self.platform_refusal(now)
+        return None
+
+    def ended_refusal(self, now: datetime):
+        """The refusal once this factor's access has ended (A7, A4, A6)."""
+        return refusals.device_changed()
+
+    def platform_refusal(self, now: datetime):
+        """The refusal of the trading platform while this factor's access is
+        narrower than full (A3)."""
+        return refusals.login_failed()
 
     def audit_details(self) -> dict:
         """What the audit event of a login says about the factor (never a secret)."""

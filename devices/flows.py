@@ -123,7 +123,7 @@ def take_printout(device: SecurityDevice, *, agent: User, now: datetime, request
 
 
 # D5, T6: what an agent may record about a device a client no longer has in hand.
-REPORTED_STATUSES = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED)
+REPORTED_STATUSES = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED, DeviceStatus.UNAVAILABLE)
 
 
 def report_device(

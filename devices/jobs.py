@@ -9,8 +9,11 @@ persists what that rule already says, and sends the notices:
 2. the auto-activation: each due ISSUED device becomes ACTIVE (the client's
    earlier active device is revoked first, in the same transaction, so
    `one_active_device_per_client` holds), and one `Notice` row per device;
-   its order is activated by its timestamps already (`DeviceOrder.status`);
-3. the outbox: unsent notices are claimed, e-mailed and marked sent.
+   its order is activated by its timestamps already (`DeviceOrder.status`),
+   and the apps above hear of it (`devices_activated`) in the same transaction;
+3. the outbox: unsent notices are claimed, e-mailed and marked sent; among
+   them the two the returns app queues when a returned device is received
+   (D5's Platinum invitation, D6's replacement ordered), written here.
 
 Set-based and safe on several workers (ARCHITECTURE.md principle 5): every
 step works in batches of a fixed size; a batch claims its rows with
@@ -25,6 +28,7 @@ commits: a crash between the two can repeat that one e-mail, never lose it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -34,9 +38,16 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
 from .models import DeviceOrder, DeviceStatus, Notice, SecurityDevice
+from .signals import devices_activated
 
 REMINDER = "device.delivery_reminder"
 ACTIVATED = "device.auto_activated"
+# Queued when an agent records the receipt of a returned device (T5, the
+# returns app): D5's invitation to request a Platinum replacement in the
+# portal (object: the returned device), or D6's replacement ordered without
+# a web step (object: the order).
+INVITATION = "device.replacement_invitation"
+REPLACEMENT_ORDERED = "device.replacement_ordered"
 
 
 def _reminders_sql(now: datetime, batch_size: int) -> tuple[str, list]:
@@ -109,7 +120,7 @@ def activation_batch_sql(now: datetime, batch_size: int) -> tuple[str, list]:
             SELECT %s, 'device:' || activated.id, activated.client_id, %s, NULL FROM activated
             ON CONFLICT (event, object_key) DO NOTHING
         )
-        SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM activated)
+        SELECT (SELECT count(*) FROM claimed), ARRAY(SELECT activated.client_id FROM activated)
     """  # noqa: S608 (table names from the models, the claim from the ORM, values as parameters)
     params = [
         *claim_params,
@@ -125,41 +136,40 @@ def activation_batch_sql(now: datetime, batch_size: int) -> tuple[str, list]:
     return statement, params
 
 
-def _activate_batch_sql(now: datetime, batch_size: int) -> tuple[int, int]:
+def _activate_batch_sql(now: datetime, batch_size: int) -> tuple[int, list[int]]:
     statement, params = activation_batch_sql(now, batch_size)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        claimed, activated = cursor.fetchone()
-    return claimed, activated
+        claimed, clients = cursor.fetchone()
+    return claimed, list(clients)
 
 
-def _activate_batch_orm(now: datetime, batch_size: int) -> tuple[int, int]:
+def _activate_batch_orm(now: datetime, batch_size: int) -> tuple[int, list[int]]:
     """The same batch where there are no data-modifying CTEs (SQLite, the
-    demo database, which serialises writers): four statements."""
-    with transaction.atomic():
-        claimed = list(
-            _due_devices(now).select_for_update(skip_locked=True).values_list("pk", "client_id")[:batch_size]
-        )
-        if not claimed:
-            return 0, 0
-        ids = [pk for pk, _client in claimed]
-        # The device it replaces stops first (D5; the constraint holds).
-        SecurityDevice.objects.filter(
-            client_id__in={client for _pk, client in claimed}, status=DeviceStatus.ACTIVE
-        ).exclude(pk__in=ids).update(status=DeviceStatus.REVOKED, deactivated_at=now)
-        activated = SecurityDevice.objects.filter(pk__in=ids, status=DeviceStatus.ISSUED).update(
-            status=DeviceStatus.ACTIVE, activated_at=now
-        )
-        marks = ", ".join(["%s"] * len(ids))
-        statement = f"""
-            INSERT INTO {Notice._meta.db_table} (event, object_key, client_id, created_at, sent_at)
-            SELECT %s, 'device:' || id, client_id, %s, NULL FROM {SecurityDevice._meta.db_table}
-            WHERE id IN ({marks}) AND status = %s
-            ON CONFLICT (event, object_key) DO NOTHING
-        """  # noqa: S608 (table names from the models, values as parameters)
-        with connection.cursor() as cursor:
-            cursor.execute(statement, [ACTIVATED, now, *ids, DeviceStatus.ACTIVE])
-    return len(claimed), activated
+    demo database, which serialises writers): four statements, inside
+    activate_due's transaction."""
+    claimed = list(_due_devices(now).select_for_update(skip_locked=True).values_list("pk", "client_id")[:batch_size])
+    if not claimed:
+        return 0, []
+    ids = [pk for pk, _client in claimed]
+    # The device it replaces stops first (D5; the constraint holds).
+    SecurityDevice.objects.filter(
+        client_id__in={client for _pk, client in claimed}, status=DeviceStatus.ACTIVE
+    ).exclude(pk__in=ids).update(status=DeviceStatus.REVOKED, deactivated_at=now)
+    SecurityDevice.objects.filter(pk__in=ids, status=DeviceStatus.ISSUED).update(
+        status=DeviceStatus.ACTIVE, activated_at=now
+    )
+    marks = ", ".join(["%s"] * len(ids))
+    statement = f"""
+        INSERT INTO {Notice._meta.db_table} (event, object_key, client_id, created_at, sent_at)
+        SELECT %s, 'device:' || id, client_id, %s, NULL FROM {SecurityDevice._meta.db_table}
+        WHERE id IN ({marks}) AND status = %s
+        ON CONFLICT (event, object_key) DO NOTHING
+    """  # noqa: S608 (table names from the models, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [ACTIVATED, now, *ids, DeviceStatus.ACTIVE])
+    # SQLite serialises writers: every device claimed was activated.
+    return len(claimed), [client for _pk, client in claimed]
 
 
 def activate_due(now: datetime, batch_size: int) -> int:
@@ -169,12 +179,17 @@ def activate_due(now: datetime, batch_size: int) -> int:
     notice; the order is not: `DeviceOrder.status(now)` derives "activated"
     from `auto_activates_at` (principle 1), and the order's `activated_at`
     records the client's own activation (R1). Each batch is its own
-    transaction: one statement on PostgreSQL, four elsewhere."""
+    transaction: one statement on PostgreSQL, four elsewhere, then the
+    receivers of `devices_activated` (set-based: a fixed number each)."""
     activate_batch = _activate_batch_sql if connection.vendor == "postgresql" else _activate_batch_orm
     activated = 0
     while True:
-        claimed, done = activate_batch(now, batch_size)
-        activated += done
+        with transaction.atomic():
+            claimed, clients = activate_batch(now, batch_size)
+            if clients:
+                # A6, C5: the interim credentials of these clients end with it.
+                devices_activated.send(sender=SecurityDevice, client_ids=sorted(set(clients)), now=now)
+        activated += len(clients)
         if claimed < batch_size:
             return activated
 
@@ -183,6 +198,36 @@ def _message(notice: Notice, order: DeviceOrder | None, device: SecurityDevice |
     client = notice.client
     device_name = device.get_type_display() if device else ""
     serial = device.serial if device else ""
+    if notice.event == INVITATION:
+        subject = _("Request your new Platinum token")
+        body = _(
+            "Dear %(name)s,\n\nwe have received your %(device)s (serial number %(serial)s) back. The equity of "
+            "your accounts still qualifies for a Platinum token: log in to Account Management and request it at "
+            "Settings > Security > Secure Login System.\n\n"
+            "The confirmation page then shows the PIN and the passphrase that activate your new token. They are "
+            "shown only once: print the page and keep it until the new token is active."
+        ) % {"name": client.first_name, "device": device_name, "serial": serial}
+        return str(subject), str(body)
+    if notice.event == REPLACEMENT_ORDERED and order is not None:
+        returned = order.replaces
+        subject = _("Your replacement security device is ordered")
+        body = _(
+            "Dear %(name)s,\n\nwe have received your %(returned)s (serial number %(serial)s) back and ordered a "
+            "%(device)s for you, the device the equity of your accounts gets. It is sent to your address of "
+            "record; its projected delivery date is %(date)s."
+        ) % {
+            "name": client.first_name,
+            "returned": returned.get_type_display() if returned else "",
+            "serial": returned.serial if returned else "",
+            "device": order.get_device_type_display(),
+            "date": formats.date_format(order.projected_delivery_at, "DATE_FORMAT"),
+        }
+        if order.finalised_at is None:
+            body += "\n\n" + _(
+                "To finish the order, log in to Account Management and create the PIN of your new device at "
+                "Settings > Security > Secure Login System."
+            )
+        return str(subject), str(body)
     if notice.event == REMINDER and order is not None:
         subject = _("Your security device should arrive today")
         body = _(
@@ -205,8 +250,43 @@ def _message(notice: Notice, order: DeviceOrder | None, device: SecurityDevice |
     return str(subject), str(body)
 
 
+# The outbox serves every app: an app above this one registers, for each of
+# its events, how to load the objects of a batch of notices at once
+# (object keys -> objects) and how to word one notice. The devices' own
+# events are registered below.
+Loader = Callable[[list[str]], dict]
+Wording = Callable[[Notice, object], tuple[str, str]]
+_wordings: dict[str, tuple[Loader, Wording]] = {}
+
+
+def register_notice(event: str, *, load: Loader, word: Wording) -> None:
+    _wordings[event] = (load, word)
+
+
+def _load_orders_and_devices(keys: list[str]) -> dict:
+    order_ids = [int(key.split(":")[1]) for key in keys if key.startswith("order:")]
+    device_ids = [int(key.split(":")[1]) for key in keys if key.startswith("device:")]
+    found = {
+        f"order:{order.pk}": order
+        for order in DeviceOrder.objects.filter(pk__in=order_ids).select_related("device", "replaces")
+    }
+    found.update({f"device:{device.pk}": device for device in SecurityDevice.objects.filter(pk__in=device_ids)})
+    return found
+
+
+def _word_device_notice(notice: Notice, found) -> tuple[str, str]:
+    order = found if isinstance(found, DeviceOrder) else None
+    device = order.device if order is not None else found
+    return _message(notice, order, device)
+
+
+for _event in (REMINDER, ACTIVATED, INVITATION, REPLACEMENT_ORDERED):
+    register_notice(_event, load=_load_orders_and_devices, word=_word_device_notice)
+
+
 def send_notices(now: datetime, batch_size: int) -> int:
-    """The outbox: each unsent notice is e-mailed once, in the client's language."""
+    """The outbox: each unsent notice is e-mailed once, in the client's
+    language; each event's objects are loaded once per batch."""
     sent = 0
     while True:
         with transaction.atomic():
@@ -217,21 +297,32 @@ def send_notices(now: datetime, batch_size: int) -> int:
                 .order_by("created_at", "id")[:batch_size]
             )
             if batch:
-                order_ids = [int(n.object_key.split(":")[1]) for n in batch if n.object_key.startswith("order:")]
-                device_ids = [int(n.object_key.split(":")[1]) for n in batch if n.object_key.startswith("device:")]
-                found = DeviceOrder.objects.filter(pk__in=order_ids).select_related("device")
-                orders = {order.pk: order for order in found}
-                devices = {device.pk: device for device in SecurityDevice.objects.filter(pk__in=device_ids)}
+                loaded: dict[str, dict] = {}
+                for event in {notice.event for notice in batch}:
+                    if event in _wordings:
+                        keys = [notice.object_key for notice in batch if notice.event == event]
+                        loaded[event] = _wordings[event][0](keys)
+                done = []
                 for notice in batch:
-                    kind, _sep, key = notice.object_key.partition(":")
-                    order = orders.get(int(key)) if kind == "order" else None
-                    device = order.device if order is not None else devices.get(int(key))
+                    if notice.event not in _wordings:
+                        continue  # an event nobody words (yet): left unsent, never lost
+                    found = loaded[notice.event].get(notice.object_key)
                     with translation.override(notice.client.language or settings.LANGUAGE_CODE):
-                        subject, body = _message(notice, order, device)
+                        subject, body = _wordings[notice.event][1](notice, found)
                     send_mail(subject=subject, message=body, from_email=None, recipient_list=[notice.client.email])
-                sent += Notice.objects.filter(pk__in=[n.pk for n in batch], sent_at__isnull=True).update(sent_at=now)
+                    done.append(notice.pk)
+                sent += Notice.objects.filter(pk__in=done, sent_at__isnull=True).update(sent_at=now)
         if len(batch) < batch_size:
             return sent
+
+
+def send_soon() -> None:
+    """After the current transaction commits, ask a worker to send the
+    outbox now (a notice that must go at once, SECURITY.md 15). The
+    scheduled sweep sends it anyway if no worker takes this."""
+    from .tasks import send_outbox
+
+    transaction.on_commit(lambda: send_outbox.delay())
 
 
 def sweep(now: datetime, batch_size: int | None = None) -> dict[str, int]:

@@ -50,8 +50,57 @@ def code_input(label, *, length: int, autofocus: bool, error: str) -> forms.Char
     )
 
 
+class CodeCardKind:
+    """What every code card shares at step 2, printed (the Security Code
+    Card) or online (passcodes.models.OnlineCard): two numbered positions
+    asked, the code under each typed without spaces (L4, s380). The kind
+    says where its seed is (`card_seed`)."""
+
+    def card_seed(self) -> bytes:
+        raise NotImplementedError
+
+    def generate_challenge(self) -> dict:
+        return {"type": "code_card", "positions": codecard.new_challenge()}
+
+    @property
+    def positions(self) -> list[int]:
+        return list(self.challenge.get("positions") or [])
+
+    def check_token(self, token: str) -> bool:
+        positions = self.positions
+        if not positions:
+            return False
+        return codecard.verify(self.card_seed(), positions, token)
+
+    def step_fields(self) -> dict[str, forms.Field]:
+        length = settings.SLS["CODE_CARD_CODE_LENGTH"]
+        return {
+            f"code_{index}": code_input(
+                _("Code number %(position)d") % {"position": position},
+                length=length,
+                autofocus=index == 1,
+                error=_("Enter the code printed under number %(position)d.") % {"position": position},
+            )
+            for index, position in enumerate(self.positions, start=1)
+        }
+
+    def step_instructions(self) -> str:
+        first, second = (self.positions + [0, 0])[:2]
+        return _(
+            "Find numbers %(first)s and %(second)s on your Security Code Card and type the code printed under "
+            "each, without spaces."
+        ) % {"first": first, "second": second}
+
+    def format_hint(self, token: str) -> str:
+        # L4 (s380): codes from a card are typed without spaces.
+        return str(refusals.HINT_NO_SPACES) if any(ch.isspace() for ch in token) else ""
+
+    def describe_challenge(self) -> dict:
+        return {"type": "code_card", "positions": self.positions}
+
+
 @_kind(DeviceType.CODE_CARD)
-class CodeCardBinding(DeviceBinding):
+class CodeCardBinding(CodeCardKind, DeviceBinding):
     """The Security Code Card: 224 printed codes, two asked at each login (s492)."""
 
     serial_prefix = "SC"
@@ -80,44 +129,8 @@ class CodeCardBinding(DeviceBinding):
         except ValueError:
             return [str(_("Card positions run from 1 to %(size)d.") % {"size": settings.SLS["CODE_CARD_SIZE"]})]
 
-    def generate_challenge(self) -> dict:
-        return {"type": "code_card", "positions": codecard.new_challenge()}
-
-    @property
-    def positions(self) -> list[int]:
-        return list(self.challenge.get("positions") or [])
-
-    def check_token(self, token: str) -> bool:
-        positions = self.positions
-        if not positions:
-            return False
-        return codecard.verify(self.security_device.seed, positions, token)
-
-    def step_fields(self) -> dict[str, forms.Field]:
-        length = settings.SLS["CODE_CARD_CODE_LENGTH"]
-        return {
-            f"code_{index}": code_input(
-                _("Code number %(position)d") % {"position": position},
-                length=length,
-                autofocus=index == 1,
-                error=_("Enter the code printed under number %(position)d.") % {"position": position},
-            )
-            for index, position in enumerate(self.positions, start=1)
-        }
-
-    def step_instructions(self) -> str:
-        first, second = (self.positions + [0, 0])[:2]
-        return _(
-            "Find numbers %(first)s and %(second)s on your Security Code Card and type the code printed under "
-            "each, without spaces."
-        ) % {"first": first, "second": second}
-
-    def format_hint(self, token: str) -> str:
-        # L4 (s380): codes from a card are typed without spaces.
-        return str(refusals.HINT_NO_SPACES) if any(ch.isspace() for ch in token) else ""
-
-    def describe_challenge(self) -> dict:
-        return {"type": "code_card", "positions": self.positions}
+    def card_seed(self) -> bytes:
+        return self.security_device.seed
 
 
 class _DigitsKind:

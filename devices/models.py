@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import DeviceManager
 
 from accounts.access import FULL
-from accounts.models import Client
+from accounts.models import Client, all_accounts_closed
 from audit import rows
 
 from . import crypto
@@ -30,6 +30,9 @@ class DeviceStatus(models.TextChoices):
     LOST = "lost", _("Reported lost")
     STOLEN = "stolen", _("Reported stolen")
     DAMAGED = "damaged", _("Reported damaged")
+    # The client is temporarily without it (left at home, s144): an agent
+    # issued a temporary passcode; the client reactivates it (R1) on return.
+    UNAVAILABLE = "unavailable", _("Temporarily unavailable")
     RETURNED = "returned", _("Returned")
     REVOKED = "revoked", _("Revoked")
 
@@ -402,6 +405,32 @@ def active_binding_for(user, now=None) -> DeviceBinding | None:
         " ORDER BY d.created_at DESC, d.id DESC LIMIT 1",
         [user.pk, DeviceStatus.ACTIVE, DeviceStatus.ISSUED, connection.ops.adapt_datetimefield_value(now)],
     )
+
+
+# The statuses of a device the client holds or held in hand (D5).
+HELD_STATUSES = (
+    DeviceStatus.ACTIVE,
+    DeviceStatus.LOST,
+    DeviceStatus.STOLEN,
+    DeviceStatus.DAMAGED,
+    DeviceStatus.UNAVAILABLE,
+)
+
+
+def password_alone_allowed(client_id: int, now) -> bool:
+    """When no factor is offered at step 2, may the password alone log in?
+
+    Yes for a client who never had a working device (D8: unenrolled, or a
+    first device still on its way, D3), and for a closed account whose
+    device came back (A8). No for anyone whose device was reported lost,
+    stolen, damaged or unavailable, or returned while an account is open:
+    they call Customer Service for a temporary passcode (s144, T4). Off the
+    hot path: only a login with no factor offered asks."""
+    devices = SecurityDevice.objects.filter(client_id=client_id)
+    ever = devices.filter(Q(activated_at__isnull=False) | Q(status__in=HELD_STATUSES + (DeviceStatus.RETURNED,)))
+    if not ever.exists():
+        return True
+    return all_accounts_closed(client_id, now) and not devices.filter(status__in=HELD_STATUSES).exists()
 
 
 @register_source

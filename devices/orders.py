@@ -17,6 +17,7 @@ of them never wait for each other.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -46,20 +47,23 @@ from .models import (
 PASSPHRASE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 # D5: the statuses of a device that a replacement supersedes.
-SUPERSEDED = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED)
+SUPERSEDED = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED, DeviceStatus.UNAVAILABLE)
 
 # D5: a Platinum token is replaced only after its return is acknowledged.
-# There is no returns app yet, so nothing records a return but the device's
-# status: any Platinum of the client in one of these statuses refuses a new
-# order, and only RETURNED (set when the return is acknowledged) lets one
-# through. REVOKED is not here: that Platinum was superseded by a device
-# the client activated since, so it is not the device being replaced.
+# The acknowledgement is the device's RETURNED status (the returns app sets
+# it at the receipt, returns.flows.record_receipt, before it orders or
+# invites the replacement): any Platinum of the client in one of these
+# statuses refuses every new order, whatever its type, and only RETURNED
+# lets one through; a Platinum lost or stolen is not replaced in the portal.
+# REVOKED is not here: that Platinum was superseded by a device the client
+# activated since, so it is not the device being replaced.
 PLATINUM_NOT_RETURNED = (
     DeviceStatus.ISSUED,
     DeviceStatus.ACTIVE,
     DeviceStatus.LOST,
     DeviceStatus.STOLEN,
     DeviceStatus.DAMAGED,
+    DeviceStatus.UNAVAILABLE,
 )
 
 # Who may cancel an order in which status: the client before it ships; an
@@ -174,6 +178,17 @@ def open_order(client: Client, now: datetime) -> DeviceOrder | None:
     return None
 
 
+# Checks that higher apps add to every order (the returns app: D5's
+# Platinum replacement waits until the old token's receipt is
+# acknowledged). Each returns an OrderRefused, or None to allow.
+ORDER_CHECKS: list[Callable[[Client, str, datetime], OrderRefused | None]] = []
+
+
+def register_order_check(check: Callable[[Client, str, datetime], OrderRefused | None]):
+    ORDER_CHECKS.append(check)
+    return check
+
+
 def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> None:
     if not open_funded_accounts(client, now).exists():
         raise OrderRefused(
@@ -199,6 +214,10 @@ def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> N
             ),
             rule="D5",
         )
+    for check in ORDER_CHECKS:
+        refused = check(client, device_type, now)
+        if refused is not None:
+            raise refused
 
 
 def refusal_for(client: Client, now: datetime) -> OrderRefused | None:
@@ -212,8 +231,8 @@ def refusal_for(client: Client, now: datetime) -> OrderRefused | None:
 
 
 def superseded_device(client: Client) -> SecurityDevice | None:
-    """D5: the device reported lost, stolen or damaged that a new order
-    replaces (the latest one not replaced yet), or None."""
+    """D5: the device reported lost, stolen, damaged or unavailable that a
+    new order replaces (the latest one no live order replaces), or None."""
     replaced = DeviceOrder.objects.filter(replaces=OuterRef("pk"), cancelled_at__isnull=True)
     return (
         SecurityDevice.objects.filter(~Exists(replaced), client=client, status__in=SUPERSEDED)
@@ -253,13 +272,14 @@ def place(
     agent: User | None = None,
     verification: IdentityVerification | None = None,
     pin: str | None = None,
+    replaces: SecurityDevice | None = None,
     request=None,
 ) -> Placed:
     """Order the device the client's equity gets (D6), to the address of
-    record (D1), as a replacement of a device reported lost, stolen or
-    damaged if there is one (D5). A kind whose PIN the client sets waits
-    for it (D2) unless `pin` is given; Platinum's PIN and passphrase are
-    generated and returned once (D5)."""
+    record (D1), as a replacement of `replaces` (a returned device, T5) or
+    else of a device reported lost, stolen or damaged if there is one (D5).
+    A kind whose PIN the client sets waits for it (D2) unless `pin` is
+    given; Platinum's PIN and passphrase are generated and returned once (D5)."""
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
         offer = offer_for(client, now)
@@ -269,7 +289,10 @@ def place(
                 pins.validate_pin(pin)
             except ValidationError as error:
                 raise OrderRefused(error.messages[0], rule="D2", field="pin") from None
-        replaces = superseded_device(client)
+        if replaces is None:
+            replaces = superseded_device(client)
+        elif replaces.client_id != client.pk:
+            raise ValueError("a device replaces one of its own client's devices only")
         order = DeviceOrder(
             client=client,
             device_type=offer.device_type,

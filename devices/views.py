@@ -46,7 +46,7 @@ def _sls_context(request: HttpRequest, now, **extra) -> dict:
     return context
 
 
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES, access.RESTRICTED_CARD_ONLY)
 def sls_settings_view(request: HttpRequest) -> HttpResponse:
     """D8: the client's devices; for an unenrolled client, the device their
     equity gets (D6), the address to confirm, and the mobile authenticator."""
@@ -55,7 +55,7 @@ def sls_settings_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["POST"])
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def order_view(request: HttpRequest) -> HttpResponse:
     """D8: confirming the address places the order (D1); a PIN-bound device
     then asks for its PIN (D2); Platinum shows its PIN and passphrase once (D5)."""
@@ -80,7 +80,7 @@ def order_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 @sensitive_post_parameters("pin", "pin_again")
 @require_http_methods(["GET", "POST"])
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def order_pin_view(request: HttpRequest) -> HttpResponse:
     """D2: the client creates the PIN of their Digital Security Card+ or Gold token."""
     now = timezone.now()
@@ -282,7 +282,7 @@ ENROLLMENT = "sls_mobile_enrollment"
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def mobile_phone_view(request: HttpRequest) -> HttpResponse:
     form = PhoneForm(request.POST or None)
     status = 200
@@ -301,7 +301,7 @@ def mobile_phone_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def mobile_code_view(request: HttpRequest) -> HttpResponse:
     nonce = request.session.get(ENROLLMENT, "")
     validation = mobile.pending(request.user, nonce, timezone.now())
@@ -324,7 +324,7 @@ def mobile_code_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["POST"])
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def mobile_activate_view(request: HttpRequest) -> HttpResponse:
     nonce = request.session.get(ENROLLMENT, "")
     form = FirstCodeForm(request.POST)
@@ -380,7 +380,7 @@ def _activation_page(request, *, form=None, code_form=None, factor=None, error="
 @never_cache
 @sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
-@scope_required(access.FULL, access.UNENROLLED)
+@scope_required(*access.PORTAL_SCOPES)
 def activate_view(request: HttpRequest) -> HttpResponse:
     """R1: pick the serial on the back of the device, then type its code as at login."""
     if request.method == "GET":

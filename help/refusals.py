@@ -100,3 +100,111 @@ def malformed(what: str) -> LoginRefusal:
 # L4 hints, named after the rule each input broke. Clients read the rule in
 # words; its ID goes to the audit and the API's `rule` field only (A9).
 HINT_NO_SPACES = _("Codes from a security card or electronic device are typed without spaces.")
+HINT_UPPER_CASE = _("Letters in a temporary passcode are upper case.")
+
+
+# Window refusals (A3, A4, A7, A8): given only after the password and the
+# code matched, and never counted toward L3 (API.md). The login is over.
+
+
+def passcode_platform_window_over() -> LoginRefusal:
+    return LoginRefusal(
+        "passcode_platform_window_over",
+        "A3",
+        _(
+            "Your temporary passcode no longer gives access to the trading platform. Log in to Account Management "
+            "with it to print and activate your online security card, then use the card to log in."
+        ),
+        403,
+        HELP_ANCHORS[9],
+        ends_login=True,
+    )
+
+
+def passcode_expired() -> LoginRefusal:
+    return LoginRefusal(
+        "passcode_expired",
+        "A7",
+        _(
+            "Your temporary passcode has expired. Please call your regional Customer Service Center: after "
+            "verifying your identity we can help you log in again."
+        ),
+        403,
+        HELP_ANCHORS[6],
+        ends_login=True,
+    )
+
+
+def card_expired() -> LoginRefusal:
+    return LoginRefusal(
+        "card_expired",
+        "A4",
+        _(
+            "Your online security card has expired. Please call your regional Customer Service Center, and be "
+            "ready to tell us the status of your permanent security device."
+        ),
+        403,
+        HELP_ANCHORS[7],
+        ends_login=True,
+    )
+
+
+def account_closed() -> LoginRefusal:
+    return LoginRefusal(
+        "account_closed",
+        "A8",
+        _(
+            "Your account is closed, so it has no access to the trading platform. You can still log in to "
+            "Account Management to view and print your statements and tax forms."
+        ),
+        403,
+        ends_login=True,
+    )
+
+
+def device_needed() -> LoginRefusal:
+    """The password matched, but the client's device is no longer usable
+    (reported lost, stolen, damaged or unavailable, or returned) and no
+    temporary passcode stands in for it: only a call can help (s144, T4)."""
+    return LoginRefusal(
+        "device_needed",
+        "D5",
+        _(
+            "Your security device is no longer active, so you cannot log in with your password alone. Call your "
+            "regional Customer Service Center: after verifying your identity we will give you a temporary passcode."
+        ),
+        403,
+        HELP_ANCHORS[5],
+        ends_login=True,
+    )
+
+
+def device_changed() -> LoginRefusal:
+    """A permanent device stopped verifying (reported, revoked, replaced: D5)."""
+    return LoginRefusal(
+        "session_ended",
+        "D5",
+        _("Your security device changed, so your session has ended. Please log in again."),
+        401,
+        HELP_ANCHORS[5],
+        ends_login=True,
+    )
+
+
+def session_ended(rule: str, message) -> LoginRefusal:
+    """The platform's session ended with its credential's window (A3, A4, A6)."""
+    return LoginRefusal("session_ended", rule, message, 401, ends_login=True)
+
+
+def credential_replaced() -> LoginRefusal:
+    return LoginRefusal(
+        "credential_replaced",
+        "A6",
+        _(
+            "Your permanent security device was activated, so your temporary passcode and online card no longer "
+            "work. Log in with your security device."
+        ),
+        403,
+        HELP_ANCHORS[10],
+        ends_login=True,
+    )

@@ -31,9 +31,10 @@ from django.utils import timezone
 from accounts.models import User, has_bad_character
 from audit import trail
 from devices.factors import SecondFactor, load_factor, offered_to, presented
+from devices.models import password_alone_allowed
 from help import refusals
 
-from . import lockout, statements
+from . import lockout, scopes, statements
 from .models import LoginAttempt, PendingLogin
 
 Step = LoginAttempt.Step
@@ -60,7 +61,9 @@ class Opener(Protocol):
         """Step 1 passed and step 2 must follow: keep `token`, which finds `pending`."""
 
     def logged_in(self, user: User, factor: SecondFactor | None) -> Any:
-        """The login is complete (factor None: the password alone, unenrolled)."""
+        """The login is complete (factor None: the password alone). The scope
+        it opens with is `user.login_scope` (login.scopes.login_scope: A8
+        narrows a closed account's login to its statements)."""
 
     def already_logged_in(self) -> Any:
         """Step 2 was answered twice at once and the twin completed the login:
@@ -130,15 +133,31 @@ def _after_password(user, username, reservation, opener, channel, now, request):
         return refusals.invalid_credentials()
 
     factors = offered_to(user, now)
+    if not factors and not password_alone_allowed(user.client_id, now):
+        # The device was reported or returned, and no passcode stands in for
+        # it: refused after the right password, and not counted (D5).
+        lockout.resolve_step_passed(reservation, now)
+        refusal = refusals.device_needed()
+        trail.record(
+            "login.password",
+            request=request,
+            client_id=user.client_id,
+            username=username,
+            outcome="refused",
+            rule=refusal.rule,
+        )
+        return refusal
     if not factors:
-        # Unenrolled (no factor to ask): the password completes the login.
+        # No factor to ask (unenrolled, or a closed account whose device
+        # was returned, A8): the password completes the login.
         lockout.resolve_success(reservation, now)
+        user.login_scope = scopes.login_scope(user, None, now)
         trail.record(
             "login",
             request=request,
             client_id=user.client_id,
             username=username,
-            details={"scope": "unenrolled", "channel": channel},
+            details={"scope": user.login_scope, "channel": channel},
         )
         return opener.logged_in(user, None)
 
@@ -257,22 +276,41 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
             return refusals.locked_out(locked_until)
         return refusals.login_failed(hint, rule=rule, retry_at=throttled_until)
 
+    # A9: the code matched, but the factor's window may open nothing on this
+    # channel now (A3, A4, A7). Not a failure (API.md): nothing is counted,
+    # and the count is not reset either; the login is over.
+    window = factor.window_refusal(now, channel)
+    if window is not None:
+        lockout.resolve_step_passed(reservation, now)
+        trail.record(
+            "login.code",
+            request=request,
+            client_id=user.client_id,
+            username=user.username,
+            outcome="refused",
+            rule=window.rule,
+            details={"channel": channel, "code": window.code, **factor.audit_details()},
+        )
+        return window
+
     lockout.resolve_success(reservation, now)
+    user.login_scope = scopes.login_scope(user, factor, now)
     trail.record(
         "login",
         request=request,
         client_id=user.client_id,
         username=user.username,
-        details={"scope": factor.access_scope(now), "channel": channel, **factor.audit_details()},
+        details={"scope": user.login_scope, "channel": channel, **factor.audit_details()},
     )
     return opener.logged_in(user, factor)
 
 
 def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:
-    """A new challenge for an offered factor (the answered one is loaded already)."""
+    """A new challenge for an offered factor. What a kind asks depends only
+    on its class (the contract), so the factors not answered are not loaded."""
     if answered is not None and answered.persistent_id == entry["device"]:
         return answered.generate_challenge()
-    factor = load_factor(entry["device"])
+    factor = presented(entry["device"], {})
     return factor.generate_challenge() if factor is not None else {}
 
 

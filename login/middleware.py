@@ -11,6 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from devices.factors import SecondFactor
+from help import refusals
+
 from . import scopes
 
 LOGIN_AT = "sls_login_at"
@@ -67,7 +70,12 @@ class AccessScopeMiddleware:
         # login (TOTP), keeps its admin session; client pages send it to log in.
         agent_session = isinstance(getattr(user, "otp_device", None), TOTPDevice)
         if request.sls_scope is None and user.is_authenticated and user.client_id is not None and not agent_session:
+            device = getattr(user, "otp_device", None)
+            # A9: the credential says why it ended (A7, A4, A6), in words.
+            message = (
+                device.ended_refusal(timezone.now()) if isinstance(device, SecondFactor) else refusals.device_changed()
+            ).message
             logout(request)
-            messages.info(request, _("Your security device changed, so your session has ended. Please log in again."))
+            messages.info(request, message)
             return redirect("/login/")
         return self.get_response(request)

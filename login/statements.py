@@ -1,18 +1,19 @@
 """The rows the two login steps read and write, as SQL written once
 (audit/rows.py says why): the user, the pending login with its user, the
-consumption of a pending login's challenges. The attempts and the pending
-login's INSERT use rows.insert and rows.update."""
+consumption of a pending login's challenges, whether the user's client has
+only closed accounts (A8). The attempts and the pending login's INSERT use
+rows.insert and rows.update."""
 
 from __future__ import annotations
 
 from django.db import connection
 
-from accounts.models import User
+from accounts.models import Account, User
 from audit.rows import columns, insert, instance, quote, update
 
 from .models import PendingLogin
 
-__all__ = ["consume", "insert", "pending_with_user", "update", "user_for_login"]
+__all__ = ["all_accounts_closed", "consume", "insert", "pending_with_user", "update", "user_for_login"]
 
 
 def user_for_login(username: str) -> User | None:
@@ -62,3 +63,18 @@ def consume(pending: PendingLogin, *, offers: list, finished_at) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def all_accounts_closed(client_id: int, now) -> bool:
+    """A8, in one statement: the client holds accounts and none is open at
+    `now`. The SQL twin of accounts.models.all_accounts_closed (both are
+    tested against each other)."""
+    table = quote(Account._meta.db_table)
+    client, closed = quote(Account._meta.get_field("client").column), quote(Account._meta.get_field("closed_at").column)
+    sql = (
+        f"SELECT EXISTS(SELECT 1 FROM {table} WHERE {client} = %s)"
+        f" AND NOT EXISTS(SELECT 1 FROM {table} WHERE {client} = %s AND ({closed} IS NULL OR {closed} > %s))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [client_id, client_id, connection.ops.adapt_datetimefield_value(now)])
+        return bool(cursor.fetchone()[0])

@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
+from accounts import access
 from accounts.models import User
 from audit import trail
 from help import refusals, regions
@@ -98,7 +99,10 @@ class WebSession:
         if factor is not None:
             otp_login(self.request, factor)
         _save_session(self.request, new_if_gone=factor is None)
-        return redirect(_safe_next(self.request, next_url) or settings.LOGIN_REDIRECT_URL)
+        # A narrowed window lands where it can act (A3: the online card;
+        # A8: a closed account's statements).
+        landing = access.landing_url(getattr(user, "login_scope", None))
+        return redirect(landing or _safe_next(self.request, next_url) or settings.LOGIN_REDIRECT_URL)
 
     def already_logged_in(self) -> HttpResponse:
         # A double-clicked answer whose twin completed the login: that
@@ -119,8 +123,9 @@ def _leave_cookie_alone(request: HttpRequest) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.method == "GET" and getattr(request, "sls_scope", None):
-        return redirect(settings.LOGIN_REDIRECT_URL)
+    scope = getattr(request, "sls_scope", None)
+    if request.user.is_authenticated and request.method == "GET" and scope:
+        return redirect(access.landing_url(scope) or settings.LOGIN_REDIRECT_URL)
     form = LoginForm(request.POST or None)
     refusal = None
     status = 200

@@ -264,6 +264,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.tasks.sweep_device_orders",
         "schedule": timedelta(minutes=10),
     },
+    # passcodes/jobs.py (J1): passcodes full -> restricted -> expired, the
+    # online cards' warnings and expiry; their notices go through the outbox
+    # of the device-order sweep, which runs after it every 10 minutes.
+    "interim-access-sweep": {
+        "task": "passcodes.tasks.sweep_interim_access",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 OTP_TOTP_ISSUER = "SLS portal"
@@ -327,9 +334,36 @@ SLS = {
     "PASSCODE_FULL_ACCESS": timedelta(days=2),
     "PASSCODE_RESTRICTED_ACCESS": timedelta(days=10),
     "ONLINE_CARD_ACCESS": timedelta(days=21),
+    # L4 (ours): a temporary passcode is 12 characters of upper-case letters
+    # and digits without look-alikes (60 bits; L3 allows 10 guesses a day).
+    "PASSCODE_LENGTH": 12,
+    "PASSCODE_ALPHABET": "23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
+    # A7 (ours): an expired passcode or card is still recognised at step 2
+    # for this long after its window closed, so the client who types it is
+    # told it expired and whom to call, not a bare "Login Failed".
+    "INTERIM_RECOGNISED_AFTER_END": timedelta(days=90),
+    # C (ours): the online card's expiry is announced this long before, on
+    # its pages and by e-mail.
+    "ONLINE_CARD_WARNING_BEFORE": timedelta(days=3),
     # T6: a lost, stolen, damaged or unreturned device is charged, from 20
-    # to 150 USD by type (s19, s158); the table by type comes with T6.
+    # to 150 USD by type (s19, s158).
     "DEVICE_FEE_RANGE_USD": (20, 150),
+    # T6: the charge by device type, in USD, within the range above. The
+    # Digital Security Card+ is 20 USD (s499); (ours) the others. A Security
+    # Code Card is not in the table: it is destroyed, never returned (T5);
+    # nor is the mobile authenticator, an app on the client's own phone.
+    "DEVICE_CHARGE_USD": {
+        "dsc_plus": Decimal("20.00"),
+        "alpine": Decimal("40.00"),  # (ours)
+        "gold": Decimal("60.00"),  # (ours)
+        "platinum": Decimal("150.00"),  # (ours) the top of the range, the most costly device
+    },
+    # (ours) T1: the longest "brief reason for the return" the form takes,
+    # and the longest reason an agent gives for waiving a charge (T6).
+    "RETURN_REASON_MAX_LENGTH": 500,
+    "CHARGE_WAIVE_REASON_MAX_LENGTH": 1000,
+    # T3: a receipt is reflected on the account within 3 days of arrival (s249).
+    "RETURN_RECEIPT_DAYS": 3,
     # J1 (ours): how often the jobs sweep, and how many rows per batch.
     "JOB_BATCH_SIZE": 5000,
     # (ours) Retention (login/retention.py, hourly). A pending login is
@@ -397,6 +431,21 @@ SLS = {
     # 5 characters from an alphabet without look-alikes (100 bits).
     "PLATINUM_PIN_LENGTH": 6,
     "PLATINUM_PASSPHRASE_GROUPS": 4,
+    # A8 (ours): the longest reason an agent may give for closing an account.
+    "CLOSURE_REASON_MAX_LENGTH": 1000,
 }
 
 SESSION_COOKIE_AGE = int(SLS["SESSION_IDLE"].total_seconds())
+
+# The TrueType fonts embedded in the PDFs we make (the return form, T1), so
+# that Chinese and Japanese text (the Tokyo return address, a reason typed
+# in Japanese, the labels in the client's language) renders in any reader.
+# Debian's fonts-ipafont-gothic and fonts-wqy-zenhei (installed by the
+# Dockerfile and .ci/run): (name, path, index of the face in a .ttc file).
+# IPA P Gothic (proportional) for Japanese, WenQuanYi Zen Hei (Chinese, Japanese kana and
+# Latin) for everything else. reportlab cannot load the CFF-based Noto CJK
+# fonts, and its built-in CID fonts are not embedded.
+PDF_FONTS = {
+    "ja": ("IPAPGothic", env_str("PDF_FONT_JA", "/usr/share/fonts/opentype/ipafont-gothic/ipagp.ttf"), 0),
+    "default": ("WenQuanYiZenHei", env_str("PDF_FONT_DEFAULT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"), 0),
+}

@@ -134,6 +134,12 @@ def _recreate_agent_groups() -> None:
     b2.add_permissions(MigrationLoader(connection).project_state(("agents", "0002_b2_permissions")).apps, None)
     report = importlib.import_module("agents.migrations.0003_report_device")
     report.add_permission(MigrationLoader(connection).project_state(("agents", "0003_report_device")).apps, None)
+    returns = importlib.import_module("agents.migrations.0004_returns_permissions")
+    returns.add_permissions(
+        MigrationLoader(connection).project_state(("agents", "0004_returns_permissions")).apps, None
+    )
+    close = importlib.import_module("agents.migrations.0005_close_account")
+    close.add_permission(MigrationLoader(connection).project_state(("agents", "0005_close_account")).apps, None)
 
 
 @pytest.fixture
@@ -433,3 +439,47 @@ def browser_type_launch_args(browser_type_launch_args):
 def browser_context_args(browser_context_args):
     """The browser asks for English whatever the machine's locale is."""
     return {**browser_context_args, "locale": "en-US"}
+
+
+# --- The interim kinds (passcodes/) ----------------------------------------------------
+
+
+def give_passcode(user: User, *, device_status: str = "lost", now=None) -> str:
+    """An agent issues `user` a temporary passcode (after a verified call)
+    and it is returned in clear, as the agent reads it out."""
+    from accounts.models import IdentityVerification
+    from passcodes.issuing import issue
+
+    now = now or timezone.now()
+    desk = User.objects.filter(is_staff=True).order_by("pk").first() or staff_user("agentx")
+    verification = IdentityVerification.objects.create(
+        client=user.client, agent=desk, method="callback", reference="CALL-1", at=now
+    )
+    issued = issue(user.client, [user], device_status=device_status, agent=desk, verification=verification, now=now)
+    return issued.code
+
+
+def give_online_card(user: User, *, activated_at=None, applicant: bool = False):
+    """`user` gets an online card, activated at `activated_at` (None: now)."""
+    from devices import codecard
+    from passcodes.models import OnlineCard
+
+    now = timezone.now()
+    card = OnlineCard(
+        user=user,
+        name="Online security code card",
+        confirmed=True,
+        client=user.client,
+        created_at=now,
+        activated_at=activated_at or now,
+        applicant=applicant,
+    )
+    card.set_seed(codecard.new_seed())
+    card.save()
+    return card
+
+
+def online_card_codes(card, positions: list[int]) -> list[str]:
+    from devices import codecard
+
+    return [codecard.code_at(card.seed, position) for position in positions]

@@ -75,7 +75,7 @@ def _pages(language: str, alice, bob, closed) -> list[tuple[str, object]]:
     for user in (alice, closed):
         http = fresh()
         login_fully(http, user)
-        for path in ("/", "/settings/security/sls/", "/logout/"):
+        for path in ("/", "/settings/security/sls/", "/returns/", "/logout/"):
             pages.append((f"{user.username} {path}", http.get(path)))
 
     uid = urlsafe_base64_encode(force_bytes(alice.pk))

@@ -67,9 +67,11 @@ def test_A8_a_client_with_one_open_account_gets_a_card(desk, bob, client_factory
 def test_A8_closed_account_dashboard_says_what_it_can_do(closed_client, clock):
     http = HttpClient()
     login_fully(http, closed_client)
-    page = http.get("/").content.decode()
-    assert "view and print your statements and tax forms" in page
-    assert "higher withdrawal limits" not in page
+    page = http.get("/")
+    assert page.status_code == 403
+    assert "view and print its statements and tax forms" in page.content.decode()
+    assert 'href="/statements/"' in page.content.decode()
+    assert "higher withdrawal limits" not in page.content.decode()
 
 
 def test_A9_refusal_names_its_rule_never_a_bare_403(bob):

@@ -227,9 +227,12 @@ def test_B1_closed_account_is_not_offered(client_factory, agent):
     from accounts.models import User
 
     dora = User.objects.get(username="dora")
+    closed = account_of(dora)
+    Account.objects.create(number="U6000002", client=person, equity_usd="100.00", funded_at=closed.funded_at)
     on_file(dora)
     http = logged_in(dora)
-    response = withdraw(http, dora, "10")
+    # Her other account is open (all closed: statements only, A8).
+    response = csrf_post(http, "/withdrawals/", {"account": closed.pk, "amount": "10"})
     assert response.status_code == 400 and "Choose one of your open accounts" in response.content.decode()
     assert not Withdrawal.objects.exists()
 

@@ -46,8 +46,14 @@ def test_D6_page_shows_the_gold_token_for_gold_equity(web, client_factory):
 
 @pytest.mark.parametrize("case", ["closed", "unfunded"])
 def test_D8_unfunded_or_closed_account_cannot_enroll(web, client_factory, case):
+    """A closed account's funding does not count: beside it, only an account
+    opened but not funded yet (a client with every account closed sees only
+    statements, A8)."""
     kwargs = {"closed_at": datetime(2025, 6, 1, tzinfo=UTC)} if case == "closed" else {"funded_at": None}
-    _logged_in(web, client_factory, **kwargs)
+    person = client_factory("Ugo", "Neri", "US", equity="500.00", username="ugo", **kwargs)
+    if case == "closed":
+        Account.objects.create(number="U6000001", client=person)
+    login_fully(web, person.users.get())
     page = web.get(SLS).content.decode()
     assert "Fund your account first" in page
     assert 'action="/settings/security/sls/order/"' not in page

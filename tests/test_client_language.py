@@ -16,7 +16,11 @@ pytestmark = pytest.mark.django_db
 def test_language_defaults_from_the_country(client_factory):
     assert client_factory("Alice", "Rossi", "IT").language == "it"
     assert client_factory("Bob", "Smith", "US").language == "en"
-    assert client_factory("Hiro", "Sato", "JP").language == "en"
+    assert client_factory("Hiro", "Sato", "JP").language == "ja"
+    assert client_factory("Ana", "Ruiz", "ES").language == "es"
+    assert client_factory("Diego", "Hernandez", "MX").language == "es"
+    # A country whose language the portal does not speak gets English.
+    assert client_factory("Hans", "Maier", "DE").language == "en"
 
 
 def test_L5_italian_client_gets_an_italian_reset_email_from_an_english_agent(desk, alice, mailoutbox, clock):
@@ -26,6 +30,19 @@ def test_L5_italian_client_gets_an_italian_reset_email_from_an_english_agent(des
     mail = mailoutbox[0]
     assert mail.subject == "Il suo link per reimpostare la password"
     assert "Gentile Alice" in mail.body
+
+
+def test_L5_spanish_client_gets_a_spanish_reset_email_from_an_english_agent(desk, client_factory, mailoutbox, clock):
+    from accounts.models import User
+
+    client_factory("Lucia", "Garcia", "ES", username="lucia")
+    desk.cookies["django_language"] = "en"
+    response = csrf_post(desk, user_url(User.objects.get(username="lucia"), "send-password-reset"), VERIFIED)
+    assert response.status_code == 302
+    mail = mailoutbox[0]
+    assert mail.subject == "Su enlace para restablecer la contraseña"
+    assert mail.body.startswith("Estimado/a Lucia:")
+    assert "para el nombre de usuario lucia:" in mail.body
 
 
 def test_L5_english_client_gets_an_english_email_from_an_italian_agent(desk, bob, mailoutbox, clock):

@@ -15,13 +15,22 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.access import FULL
+from accounts.access import FULL, FULL_NO_WITHDRAWALS
 from accounts.models import User
 from devices.factors import SecondFactor, load_factor, offered_to
 from devices.models import DeviceStatus
 from help.refusals import LoginRefusal
 from login.models import LoginAttempt, PendingLogin
-from tests.conftest import PASSWORD, card_codes_for, check_code_step, check_password_step, run_at_once
+from tests.conftest import (
+    PASSWORD,
+    card_codes_for,
+    check_code_step,
+    check_password_step,
+    give_online_card,
+    give_passcode,
+    online_card_codes,
+    run_at_once,
+)
 
 IP = "198.51.100.77"
 
@@ -38,6 +47,8 @@ class KindCase:
     badly_formatted: str
     # Takes the factor away (the scope must then end).
     take_away: Callable[[User], None]
+    # The scope a fresh login with it has (A1; A2 for a temporary passcode).
+    scope: str = FULL
 
 
 def _has_card(user: User) -> None:
@@ -89,6 +100,44 @@ def _totp_answer(user: User, challenge: dict) -> str:
     return generator.at(timezone.now())
 
 
+def _gives_passcode(user: User) -> None:
+    from devices.models import SecurityDevice
+
+    device = SecurityDevice.objects.get(client=user.client, status=DeviceStatus.ACTIVE)
+    _PASSCODES[user.pk] = give_passcode(user, device_status="lost")
+    assert SecurityDevice.objects.get(pk=device.pk).status == DeviceStatus.LOST
+
+
+_PASSCODES: dict[int, str] = {}
+
+
+def _passcode_answer(user: User, challenge: dict) -> str:
+    return _PASSCODES[user.pk]
+
+
+def _end_passcode(user: User) -> None:
+    from passcodes.models import TemporaryPasscode
+
+    TemporaryPasscode.objects.filter(user=user).update(ended_at=timezone.now())
+
+
+def _gives_online_card(user: User) -> None:
+    _revoke_card(user)
+    give_online_card(user)
+
+
+def _online_card_answer(user: User, challenge: dict) -> str:
+    from passcodes.models import OnlineCard
+
+    return "".join(online_card_codes(OnlineCard.objects.get(user=user), challenge["positions"]))
+
+
+def _end_online_card(user: User) -> None:
+    from passcodes.models import OnlineCard
+
+    OnlineCard.objects.filter(user=user).update(ended_at=timezone.now())
+
+
 KINDS = [
     KindCase("code_card", _has_card, _card_answer, wrong="AAABBB", badly_formatted="AA BBB", take_away=_revoke_card),
     KindCase(
@@ -121,11 +170,29 @@ KINDS = [
     KindCase(
         "alpine", _gives("alpine"), _totp_answer, wrong="000000", badly_formatted="123 456", take_away=_revoke_card
     ),
+    KindCase(
+        "temporary_passcode",
+        _gives_passcode,
+        _passcode_answer,
+        wrong="ZZZZZZZZZZZZ",
+        badly_formatted="abcd2345efgh",
+        take_away=_end_passcode,
+        scope=FULL_NO_WITHDRAWALS,
+    ),
+    KindCase(
+        "online_card",
+        _gives_online_card,
+        _online_card_answer,
+        wrong="AAABBB",
+        badly_formatted="AA BBB",
+        take_away=_end_online_card,
+    ),
 ]
 
 
 @pytest.fixture(params=KINDS, ids=[case.kind for case in KINDS])
-def kind(request, alice) -> KindCase:
+def kind(request, alice, clock) -> KindCase:
+    """The username gets the kind's factor under the test's frozen clock."""
     case = request.param
     case.give(alice)
     return case
@@ -171,7 +238,7 @@ def test_L2_contract_right_answer_logs_in_with_full_scope(kind, alice, clock):
     step = _step_one()
     opened = _answer(step, kind.right(alice, _offer(step)["challenge"]))
     assert opened.user == alice
-    assert opened.factor.access_scope(timezone.now()) == FULL
+    assert opened.factor.access_scope(timezone.now()) == kind.scope
 
 
 def test_L2_contract_an_answered_challenge_is_never_accepted_again(kind, alice, clock):

@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.demo import require_debug
+from accounts.demo import add_activity, require_debug
 from accounts.models import Account, Client, User
+from agents import actions
 from devices import orders
 from devices.flows import issue_code_card, issue_device
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
@@ -31,6 +32,7 @@ PERSONAS = [
     ("unenrolled1", "Bob", "Smith", "US", "8000.00", "unenrolled"),
     ("locked1", "Carla", "Meyer", "DE", "42000.00", "locked"),
     ("closed1", "Daniel", "Wong", "HK", "0.00", "closed"),
+    ("closed2", "Paola", "Conti", "IT", "0.00", "closed_device_kept"),
     ("intransit1", "Elena", "Bianchi", "IT", "3000.00", "in_transit"),
 ]
 
@@ -46,6 +48,8 @@ DEVICE_PERSONAS = [
 ]
 # Their account numbers, apart from the other personas'.
 DEVICE_ACCOUNT_BASE = 100
+# closed2 kept its Digital Security Card+ after the closure: its PIN.
+CLOSED_DEVICE_PIN = "4826"
 
 
 class Command(BaseCommand):
@@ -89,18 +93,24 @@ class Command(BaseCommand):
             address=f"{number} Demo Street\nDemo City",
             country=country,
         )
-        Account.objects.create(
-            number=f"U9{number:06d}",
-            client=client,
-            equity_usd=equity,
-            funded_at=now - timedelta(days=400),
-            closed_at=now - timedelta(days=30) if state == "closed" else None,
+        funded_at = now - timedelta(days=400)
+        account = Account.objects.create(
+            number=f"U9{number:06d}", client=client, equity_usd=equity, funded_at=funded_at
         )
-        User.objects.create_user(username=username, password=DEMO_PASSWORD, client=client, email=client.email)
+        user = User.objects.create_user(username=username, password=DEMO_PASSWORD, client=client, email=client.email)
         if state in ("enrolled", "locked", "closed"):
-            device = issue_code_card(client, agent=agent, now=now)
-            if state == "closed":
-                SecurityDevice.objects.filter(pk=device.pk).update(status=DeviceStatus.RETURNED, deactivated_at=now)
+            device = issue_code_card(client, agent=agent, now=funded_at if state == "closed" else now)
+        if state == "closed_device_kept":
+            device = issue_device(client, DeviceType.DSC_PLUS, now=funded_at, pin=CLOSED_DEVICE_PIN)
+        if state in ("closed", "closed_device_kept"):
+            # A8: a year of records for the statements, the balance taken
+            # out, then an agent's closure a month ago.
+            closed_at = now - timedelta(days=30)
+            add_activity(account, user, since=funded_at, until=closed_at, close_out=True)
+            self._close(account, agent, closed_at)
+        if state == "closed":
+            # Its card came back: the password alone logs in (A8).
+            SecurityDevice.objects.filter(pk=device.pk).update(status=DeviceStatus.RETURNED, deactivated_at=now)
         if state == "in_transit":
             # Ordered 2 days ago and shipped yesterday: due in a few days (D4).
             order = orders.place(client, now=now - timedelta(days=2)).order
@@ -111,6 +121,15 @@ class Command(BaseCommand):
                     username, step=LoginAttempt.Step.PASSWORD, ip="192.0.2.10", channel="web", now=now
                 )
                 lockout.resolve_failure(reservation, now)
+
+    def _close(self, account: Account, agent: User, at) -> None:
+        actions.close_account(
+            account,
+            reason="The client asked to close the account.",
+            agent=agent,
+            now=at,
+            new_verification=actions.NewVerification("callback", "DEMO-CLOSE"),
+        )
 
     def _device_persona(self, number, username, first, last, country, equity, device_type, pin, *, now) -> None:
         if User.objects.filter(username=username).exists():
@@ -155,7 +174,9 @@ class Command(BaseCommand):
         w('               make demo-card CLIENT=enrolled1 POSITIONS="12 187"   (without POSITIONS: the whole card)')
         w("  unenrolled1  no security device: the password alone logs in (scope 'unenrolled')")
         w("  locked1      locked after 10 failed attempts (L3); an agent can unlock it in the admin")
-        w("  closed1      closed account; its card was returned")
+        w("  closed1      closed account, its card returned: the password alone logs in, to statements only")
+        w(f"  closed2      closed account, its Digital Security Card+ (PIN {CLOSED_DEVICE_PIN}) kept: step 2 asks it;")
+        w("               make demo-device CLIENT=closed2 QUESTION=<the challenge>; then statements only")
         in_transit = DeviceOrder.objects.filter(client__users__username="intransit1").select_related("device").first()
         if in_transit is not None and in_transit.device is not None:
             w("  intransit1   a Security Code Card in the post: the password alone logs in until it is activated at")
