@@ -34,6 +34,15 @@ username_validator = RegexValidator(
 )
 
 
+def reference(to, verbose_name) -> models.ForeignKey:
+    """An optional link to an agent, a verification or a device that a
+    record remembers (who issued it, on which call): never deleted under
+    it, and no reverse accessor on the other side."""
+    return models.ForeignKey(
+        to, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=verbose_name
+    )
+
+
 class Client(models.Model):
     """A person who holds accounts; may have several usernames (D7)."""
 
@@ -122,22 +131,8 @@ class Account(models.Model):
     # written together, once, and never edited in the admin.
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closure_reason = models.TextField(_("reason for the closure"), blank=True, default="")
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("closed by agent"),
-    )
-    closure_verification = models.ForeignKey(
-        "IdentityVerification",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification of the closure"),
-    )
+    closed_by = reference(settings.AUTH_USER_MODEL, _("closed by agent"))
+    closure_verification = reference("IdentityVerification", _("identity verification of the closure"))
 
     class Meta:
         ordering = ["number"]
@@ -336,14 +331,7 @@ class ChangeRequest(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("decided by"),
-    )
+    decided_by = reference(settings.AUTH_USER_MODEL, _("decided by"))
     reason = models.TextField(_("reason"), blank=True)
 
     class Meta:

@@ -35,6 +35,9 @@ from devices import flows as device_flows
 from devices import orders as device_orders
 from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
 from login import lockout
+from passcodes import issuing as passcode_issuing
+from passcodes.issuing import PasscodeRefused
+from passcodes.models import EndReason, TemporaryPasscode
 from returns import charges as return_charges
 from returns import flows as return_flows
 from returns.models import DeviceCharge, DeviceReturn
@@ -291,6 +294,14 @@ def _reported_sentence(status: str, device: SecurityDevice) -> str:
         return _("As you told our Customer Service, your %(device)s with serial number %(serial)s is lost.") % values
     if status == DeviceStatus.STOLEN:
         return _("As you told our Customer Service, your %(device)s with serial number %(serial)s was stolen.") % values
+    if status == DeviceStatus.UNAVAILABLE:
+        return (
+            _(
+                "As you told our Customer Service, your %(device)s with serial number %(serial)s is not with you "
+                "for a while."
+            )
+            % values
+        )
     return _("As you told our Customer Service, your %(device)s with serial number %(serial)s is damaged.") % values
 
 
@@ -441,6 +452,99 @@ def waive_device_charge(
         )
         return return_charges.waive_charge(
             charge, reason=reason, agent=agent, now=now, verification=verification, request=request
+        )
+
+
+PASSCODE_REVOKED = "passcode.revoked"
+
+
+class PasscodeAlreadyShown(Exception):
+    """Principle 4: the form was submitted again (a reload, the back button,
+    a double click) after it issued a passcode, which was shown once. Nothing
+    is issued and the code is not shown again."""
+
+    def __init__(self, passcode: TemporaryPasscode) -> None:
+        super().__init__(passcode.pk)
+        self.passcode = passcode
+
+
+def issue_temporary_passcode(
+    client: Client,
+    users: list[User],
+    *,
+    device_status: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+    form_opened_at: datetime | None = None,
+) -> passcode_issuing.Issued:
+    """A2, L4, SECURITY.md 14-15: a temporary passcode for the chosen usernames
+    of a verified caller, after recording what became of the permanent device.
+
+    The clear code is in the result only, for the agent to read out once.
+    Raises (and records nothing) VerificationRequired, PasscodeRefused (a
+    username not the client's, a closed account) or PasscodeAlreadyShown
+    (this agent issued one for this client since `form_opened_at`)."""
+    if not _has_open_account(client, now):
+        raise PasscodeRefused(
+            _(
+                "All of this client's accounts are closed: a closed account logs in with its username and "
+                "password only, to view and print its statements and tax forms (A8). No passcode is issued."
+            )
+        )
+    with transaction.atomic():
+        # Two submissions of one form take turns; the second finds the first's passcode.
+        Client.objects.select_for_update().filter(pk=client.pk).exists()
+        if form_opened_at is not None:
+            earlier = (
+                TemporaryPasscode.objects.filter(client=client, issued_by=agent, issued_at__gte=form_opened_at)
+                .order_by("-issued_at", "-pk")
+                .first()
+            )
+            if earlier is not None:
+                raise PasscodeAlreadyShown(earlier)
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        return passcode_issuing.issue(
+            client,
+            users,
+            device_status=device_status,
+            agent=agent,
+            verification=verification,
+            now=now,
+            request=request,
+        )
+
+
+def revoke_passcode(
+    passcode: TemporaryPasscode,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> None:
+    """SECURITY.md 5: end a temporary passcode before its time, for a verified
+    caller. It opens nothing from now on, and a session that rode on it ends
+    at its next request (its access scope is derived from `ended_at`).
+    Raises PasscodeRefused (and records nothing) when it had ended already."""
+    with transaction.atomic():
+        verification = _verification_for(passcode.client, new_verification, agent=agent, now=now, request=request)
+        ended = TemporaryPasscode.objects.filter(pk=passcode.pk, ended_at__isnull=True).update(
+            ended_at=now, ended_reason=EndReason.REVOKED
+        )
+        if not ended:
+            raise PasscodeRefused(_("This temporary passcode has ended already: there is nothing to revoke."))
+        trail.record(
+            PASSCODE_REVOKED,
+            request=request,
+            actor=agent,
+            client=passcode.client,
+            username=passcode.user.username,
+            verification=verification,
+            rule="SEC5",
+            details={"passcode": passcode.pk},
+            at=now,
         )
 
 

@@ -30,7 +30,7 @@ from devices.models import DeviceOrder, OrderStatus, SecurityDevice
 from login.models import LoginGuard
 from returns.models import DeviceCharge, DeviceReturn
 
-from . import actions, views
+from . import actions, passcode_views, timeline, views
 from .admin_site import ReadOnlyInline, ReadOnlyMixin, admin_site
 from .returns_admin import (
     ChargeStatusFilter,
@@ -220,6 +220,14 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             views.PERM_ISSUE_CARD,
             _("Order a replacement device"),
         ),
+        (
+            "issue-passcode",
+            "issue_passcode",
+            passcode_views.issue_for_client_view,
+            passcode_views.PERM_ISSUE_PASSCODE,
+            _("Issue a temporary passcode"),
+        ),
+        ("timeline", "timeline", timeline.timeline_view, timeline.PERM_TIMELINE, _("Security timeline")),
     )
 
 
@@ -273,6 +281,13 @@ class UserAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             _("Send password-reset link"),
         ),
         ("end-sessions", "end_sessions", views.end_sessions_view, views.PERM_END_SESSIONS, _("End all sessions")),
+        (
+            "issue-passcode",
+            "issue_passcode",
+            passcode_views.issue_for_user_view,
+            passcode_views.PERM_ISSUE_PASSCODE,
+            _("Issue a temporary passcode"),
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
@@ -735,3 +750,7 @@ class DeviceChargeAdmin(ReadOnlyMixin, AuditHistoryMixin, AgentActionsMixin, adm
             self.message_user(request, _("Choose one charge: each waiver needs its own reason."), messages.ERROR)
             return None
         return HttpResponseRedirect(reverse("admin:returns_devicecharge_waive", args=[chosen[0]]))
+
+
+# The passcodes' and online cards' pages use the mixins above.
+from . import passcode_admin  # noqa: E402, F401

@@ -32,6 +32,7 @@ from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
 from devices.orders import OrderRefused, device_type_for, equity_of, offer_for
 from devices.printing import code_card_pdf
 from login import lockout
+from passcodes.issuing import PasscodeRefused
 from returns.charges import ChargeRefused, fee_for
 from returns.flows import Outcome, ReturnRefused
 from returns.instructions import Replacement, instructions_for
@@ -166,6 +167,8 @@ def _verified_action(
                 form.add_error(None, str(exc))
             except OrderRefused as exc:
                 form.add_error(None, f"{exc} ({exc.rule})")
+            except PasscodeRefused as exc:
+                form.add_error(None, exc.message)
         status = 400
     return _page(
         request,

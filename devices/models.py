@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import DeviceManager
 
 from accounts.access import FULL
-from accounts.models import Client, all_accounts_closed
+from accounts.models import Client, all_accounts_closed, reference
 from audit import rows
 
 from . import crypto
@@ -51,14 +51,7 @@ class SecurityDevice(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True, editable=False)
     deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True, editable=False)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("issued by"),
-    )
+    issued_by = reference(settings.AUTH_USER_MODEL, _("issued by"))
     # Principle 4: the printable card (all its codes) is handed out once.
     printout_taken_at = models.DateTimeField(_("printout taken at"), null=True, blank=True, editable=False)
     # PIN-bound kinds (OCRA with a P input): the PIN's digest as the OCRA
@@ -299,22 +292,8 @@ class DeviceOrder(models.Model):
     projected_delivery_at = models.DateTimeField(_("projected delivery date"), db_index=True)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    ordered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("ordered by agent"),
-    )
-    verification = models.ForeignKey(
-        "accounts.IdentityVerification",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification"),
-    )
+    ordered_by = reference(settings.AUTH_USER_MODEL, _("ordered by agent"))
+    verification = reference("accounts.IdentityVerification", _("identity verification"))
     # D5: the Platinum passphrase, hashed only (shown once at order time).
     passphrase_hash = models.CharField(max_length=256, blank=True, default="", editable=False)
 

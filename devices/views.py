@@ -18,7 +18,7 @@ from django_otp import login as otp_login
 from accounts import access
 from accounts.access import scope_required
 
-from . import activation, mobile, orders, reauth, simulator
+from . import activation, activity, mobile, orders, reauth, simulator
 from .activation import ACTIVATABLE
 from .forms import EnrollForm, FirstCodeForm, PhoneCodeForm, PhoneForm, PinForm, SerialChoiceForm
 from .models import OrderStatus, SecurityDevice, live_device
@@ -41,6 +41,7 @@ def _sls_context(request: HttpRequest, now, **extra) -> dict:
         "form": EnrollForm(),
         "can_activate": SecurityDevice.objects.filter(client=client, status__in=ACTIVATABLE).exists(),
         "can_cancel": order is not None and order.status(now) in orders.CLIENT_CANCELLABLE,
+        "activity": activity.for_page(request.user, now),
     }
     context.update(extra)
     return context

@@ -102,11 +102,15 @@ def password_step(
         # No such username can exist; nothing is stored for it.
         raise refusals.invalid_credentials()
     reservation = lockout.reserve(username, step=Step.PASSWORD, ip=ip, channel=channel, now=now, throttle_address=True)
+    # The channel is in every event, so the client's own activity can say where an attempt came from.
+    where = {"channel": channel}
     if reservation.throttled:
-        trail.record("login.password", request=request, username=username, outcome="rate_limited", rule="SEC7")
+        trail.record(
+            "login.password", request=request, username=username, outcome="rate_limited", rule="SEC7", details=where
+        )
         raise refusals.rate_limited()
     if reservation.refused:
-        trail.record("login.password", request=request, username=username, outcome="locked", rule="L3")
+        trail.record("login.password", request=request, username=username, outcome="locked", rule="L3", details=where)
         raise refusals.locked_out(reservation.locked_until)
 
     user = _user_for_login(username)
@@ -126,8 +130,15 @@ def password_step(
 
 def _after_password(user, username, reservation, opener, channel, now, request):
     if user is None:
-        lockout.resolve_failure(reservation, now)
-        trail.record("login.password", request=request, username=username, outcome="failed", rule="L2")
+        locked_until = lockout.resolve_failure(reservation, now)
+        trail.record(
+            "login.password",
+            request=request,
+            username=username,
+            outcome="failed",
+            rule="L2",
+            details=_failure_details(channel, locked_until),
+        )
         # Even the failure that locks says only this: the password step's
         # answer must be the same whatever the username or password (L2).
         return refusals.invalid_credentials()
@@ -234,7 +245,13 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if reservation.refused:
         PendingLogin.objects.filter(pk=pending.pk).update(finished_at=now)
         trail.record(
-            "login.code", request=request, client_id=user.client_id, username=user.username, outcome="locked", rule="L3"
+            "login.code",
+            request=request,
+            client_id=user.client_id,
+            username=user.username,
+            outcome="locked",
+            rule="L3",
+            details={"channel": channel},
         )
         return refusals.locked_out(reservation.locked_until)
 
@@ -260,7 +277,9 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
     if not (ok and consumed):
         rule = "L4" if hint else "L2"
         locked_until = lockout.resolve_failure(reservation, now)
-        details = {"throttled_until": throttled_until.isoformat()} if throttled_until else {}
+        details = _failure_details(channel, locked_until)
+        if throttled_until:
+            details["throttled_until"] = throttled_until.isoformat()
         trail.record(
             "login.code",
             request=request,
@@ -303,6 +322,14 @@ def _answer(pending, factor_index, code, opener, ip, channel, now, request):
         details={"scope": user.login_scope, "channel": channel, **factor.audit_details()},
     )
     return opener.logged_in(user, factor)
+
+
+def _failure_details(channel: str, locked_until: datetime | None) -> dict:
+    """A failed attempt's event: where it came from, and the lock it started (L3)."""
+    details = {"channel": channel}
+    if locked_until is not None:
+        details["locked_until"] = locked_until.isoformat()
+    return details
 
 
 def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:

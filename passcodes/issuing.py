@@ -65,13 +65,55 @@ def issue(
     """Issue one passcode for the chosen usernames of `client`. The caller's
     verification must be this client's. Raises PasscodeRefused (nothing
     written) for a username that is not the client's or a bad status."""
+    return _issue(
+        new_code(),
+        client,
+        users,
+        device_status=device_status,
+        agent=agent,
+        verification=verification,
+        now=now,
+        request=request,
+    )
+
+
+def issue_demo(
+    client: Client,
+    users: list[User],
+    *,
+    code: str,
+    device_status: str,
+    agent: User,
+    verification: IdentityVerification,
+    now: datetime,
+) -> Issued:
+    """The demo data only (DEBUG): issue with a code chosen by the demo, so that
+    its guide can print it on every run. Every other path draws its own (issue)."""
+    if not settings.DEBUG:
+        raise PasscodeRefused("A chosen passcode is for the demo data only (DEBUG=1).")
+    alphabet = settings.SLS["PASSCODE_ALPHABET"]
+    if len(code) != settings.SLS["PASSCODE_LENGTH"] or any(ch not in alphabet for ch in code):
+        raise PasscodeRefused("A demo passcode follows the rule of every passcode (L4): its length, its alphabet.")
+    return _issue(code, client, users, device_status=device_status, agent=agent, verification=verification, now=now)
+
+
+def _issue(
+    code: str,
+    client: Client,
+    users: list[User],
+    *,
+    device_status: str,
+    agent: User,
+    verification: IdentityVerification,
+    now: datetime,
+    request=None,
+) -> Issued:
     if device_status not in ReportedStatus.values:
         raise PasscodeRefused(_("Choose what happened to the client's security device."))
     if not users:
         raise PasscodeRefused(_("Choose at least one username of this client."))
     if any(user.client_id != client.pk for user in users) or verification.client_id != client.pk:
         raise PasscodeRefused(_("A passcode can only be issued for usernames of the verified client."))
-    code = new_code()
     digest = passcode_digest(code)
     with transaction.atomic():
         # One issue at a time per client: two agents at once take turns.

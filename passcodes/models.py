@@ -21,7 +21,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import FULL, FULL_NO_WITHDRAWALS, RESTRICTED_CARD_ONLY
-from accounts.models import Account, Client, IdentityVerification
+from accounts.models import Account, Client, IdentityVerification, reference
 from devices import crypto
 from devices.factors import Allowance, SecondFactor
 from devices.kinds import CodeCardKind, code_input
@@ -96,31 +96,10 @@ class TemporaryPasscode(SecondFactor):
     )
     code_digest = models.CharField(max_length=64, editable=False)
     issued_at = models.DateTimeField(_("issued at"))
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("issued by"),
-    )
-    verification = models.ForeignKey(
-        IdentityVerification,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification"),
-    )
+    issued_by = reference(settings.AUTH_USER_MODEL, _("issued by"))
+    verification = reference(IdentityVerification, _("identity verification"))
     # What the agent recorded about the permanent device (s144).
-    device = models.ForeignKey(
-        SecurityDevice,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("permanent device"),
-    )
+    device = reference(SecurityDevice, _("permanent device"))
     device_status = models.CharField(_("permanent device reported"), max_length=16, choices=ReportedStatus.choices)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     ended_reason = models.CharField(_("ended because"), max_length=24, choices=EndReason.choices, blank=True)

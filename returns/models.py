@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Account, Client, IdentityVerification
+from accounts.models import Account, Client, IdentityVerification, reference
 from devices.models import DeviceType, SecurityDevice
 
 
@@ -46,22 +46,8 @@ class DeviceReturn(models.Model):
     )
     # T3 (ours): the agent who records the receipt, with the verification.
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
-    received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("received by agent"),
-    )
-    receipt_verification = models.ForeignKey(
-        IdentityVerification,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification of the receipt"),
-    )
+    received_by = reference(settings.AUTH_USER_MODEL, _("received by agent"))
+    receipt_verification = reference(IdentityVerification, _("identity verification of the receipt"))
     agent_notes = models.TextField(_("agents' notes"), blank=True)
 
     class Meta:
@@ -131,32 +117,11 @@ class DeviceCharge(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("charged by agent")
     )
-    verification = models.ForeignKey(
-        IdentityVerification,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification"),
-    )
+    verification = reference(IdentityVerification, _("identity verification"))
     waived_at = models.DateTimeField(_("waived at"), null=True, blank=True)
-    waived_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("waived by agent"),
-    )
+    waived_by = reference(settings.AUTH_USER_MODEL, _("waived by agent"))
     waive_reason = models.TextField(_("reason for waiving"), blank=True)
-    waive_verification = models.ForeignKey(
-        IdentityVerification,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("identity verification of the waiver"),
-    )
+    waive_verification = reference(IdentityVerification, _("identity verification of the waiver"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

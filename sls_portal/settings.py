@@ -345,6 +345,13 @@ SLS = {
     # C (ours): the online card's expiry is announced this long before, on
     # its pages and by e-mail.
     "ONLINE_CARD_WARNING_BEFORE": timedelta(days=3),
+    # (ours) The client's own security activity on the Secure Login System
+    # page: the events of this period, at most this many (newest first).
+    "SECURITY_ACTIVITY_PERIOD": timedelta(days=30),
+    "SECURITY_ACTIVITY_ENTRIES": 50,
+    # (ours) An agent's timeline of a client shows this many audit events,
+    # newest first; the audit log has the rest.
+    "AGENT_TIMELINE_EVENTS": 100,
     # T6: a lost, stolen, damaged or unreturned device is charged, from 20
     # to 150 USD by type (s19, s158).
     "DEVICE_FEE_RANGE_USD": (20, 150),

@@ -140,6 +140,10 @@ def _recreate_agent_groups() -> None:
     )
     close = importlib.import_module("agents.migrations.0005_close_account")
     close.add_permission(MigrationLoader(connection).project_state(("agents", "0005_close_account")).apps, None)
+    passcodes = importlib.import_module("agents.migrations.0006_temporary_passcodes")
+    passcodes.add_permissions(
+        MigrationLoader(connection).project_state(("agents", "0006_temporary_passcodes")).apps, None
+    )
 
 
 @pytest.fixture
@@ -451,7 +455,8 @@ def give_passcode(user: User, *, device_status: str = "lost", now=None) -> str:
     from passcodes.issuing import issue
 
     now = now or timezone.now()
-    desk = User.objects.filter(is_staff=True).order_by("pk").first() or staff_user("agentx")
+    # An agent of its own, so that the tests' agents have no verification from it.
+    desk = User.objects.filter(username="passcodedesk").first() or staff_user("passcodedesk")
     verification = IdentityVerification.objects.create(
         client=user.client, agent=desk, method="callback", reference="CALL-1", at=now
     )
@@ -483,3 +488,15 @@ def online_card_codes(card, positions: list[int]) -> list[str]:
     from devices import codecard
 
     return [codecard.code_at(card.seed, position) for position in positions]
+
+
+def log_in_with_passcode(http: HttpClient, user: User, code: str):
+    """Both steps on the web, answering step 2 with a temporary passcode."""
+    first = csrf_post(http, "/login/", {"username": user.username, "password": PASSWORD})
+    assert first.status_code == 302 and first.url == "/login/code/", first.content[:300]
+    from login.flows import load_pending
+    from login.views import PENDING
+
+    offers = load_pending(http.session[PENDING], timezone.now()).offers
+    index = next(i for i, offer in enumerate(offers) if "temporarypasscode" in offer["device"])
+    return csrf_post(http, "/login/code/", {"passcode": code, "factor": index})

@@ -17,7 +17,16 @@ from accounts.models import IdentityVerification
 from audit.models import AuditEvent
 from devices import activation, flows, jobs, orders
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice, active_binding_for, permanent_devices
-from tests.conftest import NOT_VERIFIED, PASSWORD, VERIFIED, check_password_step, csrf_post, login_fully
+from tests.conftest import (
+    NOT_VERIFIED,
+    PASSWORD,
+    VERIFIED,
+    check_password_step,
+    csrf_post,
+    give_passcode,
+    log_in_with_passcode,
+    login_fully,
+)
 
 REPLACEMENT = "/settings/security/sls/replacement/"
 CANCEL = "/settings/security/sls/order/cancel/"
@@ -129,10 +138,12 @@ def test_D1_the_secure_login_system_page_links_the_replacement_page(web, alice, 
 # --- D5: what a replacement supersedes; Platinum ----------------------------------------
 
 
-def test_D5_replacement_supersedes_the_device_reported_lost(web, alice, agent, clock):
+def test_D5_replacement_supersedes_the_device_reported_lost(web, alice, clock):
     card = active_binding_for(alice).security_device
-    _report_lost(card, agent, clock)
-    login_fully(web, alice)  # no active device now: the password alone
+    # She calls: the card is recorded lost and she gets a temporary passcode (A2).
+    code = give_passcode(alice, device_status=DeviceStatus.LOST)
+    clock.shift(timedelta(seconds=1))
+    assert log_in_with_passcode(web, alice, code).status_code == 302
     page = web.get(REPLACEMENT).content.decode()
     assert f"It replaces your Security Code Card with serial number {card.serial} (Reported lost)" in page
     assert csrf_post(web, REPLACEMENT, CONFIRM).status_code == 302
@@ -167,10 +178,11 @@ def test_D5_platinum_not_returned_refuses_a_new_device(pat, agent, status):
     assert not DeviceOrder.objects.exists()
 
 
-def test_D5_platinum_replacement_page_refuses_until_the_return_then_shows_the_secrets_once(web, pat, agent, clock):
+def test_D5_platinum_replacement_page_refuses_until_the_return_then_shows_the_secrets_once(web, pat, clock):
     user, platinum = pat
-    _report_lost(platinum, agent, clock)
-    login_fully(web, user)
+    code = give_passcode(user, device_status=DeviceStatus.LOST)
+    clock.shift(timedelta(seconds=1))
+    assert log_in_with_passcode(web, user, code).status_code == 302
     page = web.get(REPLACEMENT).content.decode()
     assert "received it back" in page and 'name="confirm_address"' not in page
     assert "+41" in page  # the numbers to call

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from accounts.models import Account, Client, User
 from devices import jobs as device_jobs
@@ -106,7 +107,8 @@ def test_J1_card_warning_then_expiry_once_each(alice, clock):
     assert jobs.sweep(timezone.now())["cards_warned"] == 1
     jobs.sweep(timezone.now())
     assert _send() == 1 and _send() == 0
-    assert "expires on" in mail.outbox[-1].body
+    with translation.override(alice.client.language):
+        assert mail.outbox[-1].subject == _("Your online security card expires soon")
     clock.move_to(start + CARD - SECOND)
     assert jobs.sweep(timezone.now())["cards_expired"] == 0
     assert OnlineCard.objects.get(pk=card.pk).access_scope(timezone.now()) == "full"

@@ -16,9 +16,19 @@ from audit.models import AuditEvent
 from devices import jobs, orders
 from devices.flows import issue_device
 from devices.models import DeviceStatus, DeviceType, SecurityDevice
+from passcodes.models import ReportedStatus, TemporaryPasscode
 from returns import charges
 from returns.models import ChargeReason, DeviceCharge
-from tests.conftest import NOT_VERIFIED, VERIFIED, admin_client, csrf_post, login_fully, run_at_once
+from tests.conftest import (
+    NOT_VERIFIED,
+    VERIFIED,
+    admin_client,
+    csrf_post,
+    give_passcode,
+    log_in_with_passcode,
+    login_fully,
+    run_at_once,
+)
 
 PIN = "135790"
 
@@ -35,9 +45,23 @@ def holder(client_factory, clock):
         device = issue_device(person, device_type, now=timezone.now(), pin=PIN, active=False)
         SecurityDevice.objects.filter(pk=device.pk).update(status=status, deactivated_at=timezone.now())
         device.refresh_from_db()
-        return User.objects.get(username=name), device
+        user = User.objects.get(username=name)
+        if status in ReportedStatus.values:
+            # What Customer Service gives a client whose device is gone (T4).
+            PASSCODES[name] = give_passcode(user, device_status=status)
+        return user, device
 
     return make
+
+
+PASSCODES: dict[str, str] = {}
+
+
+def log_in(http: HttpClient, user: User) -> None:
+    if user.username in PASSCODES and TemporaryPasscode.objects.filter(user=user, ended_at__isnull=True).exists():
+        log_in_with_passcode(http, user, PASSCODES[user.username])
+    else:
+        login_fully(http, user)
 
 
 def charge_path(device: SecurityDevice) -> str:
@@ -283,7 +307,7 @@ def test_T6_client_sees_the_charge_and_its_waiver_on_the_returns_page(holder, ag
     user, device = holder(DeviceType.PLATINUM)
     made = charge(device, agent, ChargeReason.LOST_IN_TRANSIT)
     http = HttpClient()
-    login_fully(http, user)
+    log_in(http, user)
     page = http.get("/returns/").content.decode()
     assert "Lost on its way back to us" in page and "150.00" in page and user.client.accounts.get().number in page
     assert "Charge: 150.00 USD" in page
@@ -295,7 +319,7 @@ def test_T6_client_sees_the_charge_and_its_waiver_on_the_returns_page(holder, ag
 def test_T6_the_returns_page_lists_the_charge_by_type(holder):
     user, _device = holder()
     http = HttpClient()
-    login_fully(http, user)
+    log_in(http, user)
     page = http.get("/returns/").content.decode()
     assert "Digital Security Card+: 20.00 USD" in page and "Platinum token: 150.00 USD" in page
     assert "There are no charges on your accounts." in page
@@ -305,7 +329,7 @@ def test_T6_A8_a_closed_account_whose_device_is_not_back_is_told_a_charge_applie
     user, device = holder(status=DeviceStatus.ACTIVE, closed_at=datetime(2026, 6, 1, tzinfo=UTC))
     SecurityDevice.objects.filter(pk=device.pk).update(status=DeviceStatus.REVOKED)
     http = HttpClient()
-    login_fully(http, user)
+    log_in(http, user)
     page = http.get("/returns/").content.decode()
     assert f"Your account is closed and your Alpine token ({device.serial}) has not reached us" in page
     assert "a charge of 40.00 USD applies" in page
@@ -316,7 +340,7 @@ def test_T6_charges_of_other_clients_stay_theirs(holder, agent):
     _other, theirs = holder()
     charge(theirs, agent)
     http = HttpClient()
-    login_fully(http, user)
+    log_in(http, user)
     page = http.get("/returns/").content.decode()
     assert theirs.serial not in page and "There are no charges on your accounts." in page
 

@@ -22,10 +22,11 @@ from devices import jobs
 from devices.flows import issue_device
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, Notice, SecurityDevice
 from help import regions
+from passcodes.models import ReportedStatus, TemporaryPasscode
 from returns import flows
 from returns.models import DeviceReturn
 from returns.pdf import is_latin
-from tests.conftest import PASSWORD, VERIFIED, csrf_post, login_fully
+from tests.conftest import PASSWORD, VERIFIED, csrf_post, give_passcode, login_fully
 
 RETURNS = "/returns/"
 PIN = "135790"
@@ -61,7 +62,8 @@ def test_T2_unknown_country_is_refused():
 @pytest.fixture
 def returner(client_factory, clock):
     """make(type, ...) -> (username, device): a client whose device of that
-    type was reported damaged, so that they log in with the password alone."""
+    type was reported damaged, who logs in with the temporary passcode
+    Customer Service gave them (T4)."""
     made = {"count": 0}
 
     def make(device_type=DeviceType.PLATINUM, *, country="GB", equity="25000.00", status=DeviceStatus.DAMAGED, **kw):
@@ -79,14 +81,29 @@ def returner(client_factory, clock):
         device = issue_device(person, device_type, now=timezone.now(), pin=PIN)
         SecurityDevice.objects.filter(pk=device.pk).update(status=status, deactivated_at=timezone.now())
         device.refresh_from_db()
-        return User.objects.get(username=name), device
+        user = User.objects.get(username=name)
+        reported = status if status in ReportedStatus.values else ReportedStatus.DAMAGED
+        PASSCODES[name] = give_passcode(user, device_status=reported)
+        # The passcode's own e-mail is tested with it (test_A_windows); here
+        # the outbox holds only what the return writes.
+        Notice.objects.filter(event="passcode.issued").delete()
+        return user, device
 
     return make
 
 
+# The temporary passcodes of the returners, by username.
+PASSCODES: dict[str, str] = {}
+
+
 def logged_in(user: User) -> HttpClient:
     http = HttpClient(enforce_csrf_checks=True)
-    response = login_fully(http, user)
+    if user.username in PASSCODES and TemporaryPasscode.objects.filter(user=user, ended_at__isnull=True).exists():
+        first = csrf_post(http, "/login/", {"username": user.username, "password": PASSWORD})
+        assert first.url == "/login/code/", first.content[:300]
+        response = csrf_post(http, "/login/code/", {"passcode": PASSCODES[user.username], "factor": 0})
+    else:
+        response = login_fully(http, user)
     assert response.status_code == 302, response.content[:300]
     return http
 

@@ -44,3 +44,9 @@ def sls_date(value: datetime | None) -> str:
 def sls_clock(value: datetime | None) -> str:
     """The time of day to the second, with the zone's abbreviation (a short delay)."""
     return _time(value, "%H:%M:%S", zone_name=True)
+
+
+@register.filter
+def sls_minute(value: datetime | None) -> str:
+    """Date and time without the zone's abbreviation, for a list whose heading names the zone once."""
+    return _time(value, "%Y-%m-%d %H:%M", zone_name=False)

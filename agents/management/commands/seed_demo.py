@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.demo import add_activity, require_debug
 from accounts.models import Account, Client, User
-from agents import actions
+from agents import actions, demo_interim
 from devices import orders
 from devices.flows import issue_code_card, issue_device
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
@@ -54,7 +54,8 @@ CLOSED_DEVICE_PIN = "4826"
 
 class Command(BaseCommand):
     help = (
-        "Create demo clients (enrolled, unenrolled, locked out, closed account) and an agent, and print how to log in."
+        "Create demo clients (enrolled, unenrolled, locked out, closed account, between devices) and an agent, "
+        "and print how to log in."
     )
 
     def handle(self, *args, **options) -> None:
@@ -66,8 +67,10 @@ class Command(BaseCommand):
                 self._persona(agent, number, username, first, last, country, Decimal(equity), state, now)
             for number, persona in enumerate(DEVICE_PERSONAS, start=DEVICE_ACCOUNT_BASE):
                 self._device_persona(number, *persona, now=now)
+            demo_interim.seed(agent, now, password=DEMO_PASSWORD)
         self._guide()
         self._device_guide()
+        demo_interim.guide(self.stdout.write)
 
     def _agent(self) -> User:
         agent = User.objects.filter(username="agent").first()
