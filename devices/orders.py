@@ -203,6 +203,12 @@ def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> N
             _("A security device is already on its way to you: one device is linked to your account at a time."),
             rule="D5",
         )
+    # The higher apps' checks first: the returns app says more precisely
+    # why, when a Platinum is on its way back to us.
+    for check in ORDER_CHECKS:
+        refused = check(client, device_type, now)
+        if refused is not None:
+            raise refused
     if SecurityDevice.objects.filter(
         client=client, type=DeviceType.PLATINUM, status__in=PLATINUM_NOT_RETURNED
     ).exists():
@@ -214,10 +220,6 @@ def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> N
             ),
             rule="D5",
         )
-    for check in ORDER_CHECKS:
-        refused = check(client, device_type, now)
-        if refused is not None:
-            raise refused
 
 
 def refusal_for(client: Client, now: datetime) -> OrderRefused | None:
