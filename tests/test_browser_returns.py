@@ -12,10 +12,11 @@ import pytest
 from django.utils import timezone
 from pypdf import PdfReader
 
+from accounts.models import User
 from devices.flows import issue_device
 from devices.models import DeviceStatus, DeviceType, SecurityDevice
 from returns.models import DeviceReturn
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, give_passcode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,11 +36,16 @@ def test_T1_T2_a_client_returns_a_device_and_downloads_the_form(live_server, pag
     person = client_factory("Kenji", "Sato", "JP", username="kenji", email="kenji@example.com")
     device = issue_device(person, DeviceType.ALPINE, now=timezone.now(), active=False)
     SecurityDevice.objects.filter(pk=device.pk).update(status=DeviceStatus.DAMAGED)
+    # Technical support gave the caller a temporary passcode until the new device arrives (T4).
+    code = give_passcode(User.objects.get(username="kenji"), device_status="damaged")
     base = live_server.url
     page.goto(f"{base}/login/")
     page.get_by_label("Username").fill("kenji")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/login/code/")
+    page.get_by_label("Temporary passcode").fill(code)
+    page.get_by_role("button", name="Continue").click()
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/settings/security/sls/")
     page.get_by_role("link", name="Return a device").click()

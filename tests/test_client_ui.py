@@ -4,13 +4,13 @@ times in the client's zone, the header's logout, the Caps Lock warning."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client as HttpClient
 
 from devices.models import DeviceStatus, SecurityDevice
-from tests.conftest import csrf_post, login_fully
+from tests.conftest import csrf_post, give_passcode, log_in_with_passcode, login_fully
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +20,12 @@ def test_returned_card_shows_its_status_and_return_date(alice, clock):
     SecurityDevice.objects.filter(pk=device.pk).update(
         status=DeviceStatus.RETURNED, deactivated_at=datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
     )
-    # The client (now without an active device) reads the page as unenrolled.
+    # The client, waiting for a replacement, logs in with the temporary
+    # passcode technical support gave them (T4).
+    code = give_passcode(alice, device_status="damaged")
+    clock.shift(timedelta(seconds=1))
     http = HttpClient()
-    login_fully(http, alice)
+    log_in_with_passcode(http, alice, code)
     content = http.get("/settings/security/sls/").content.decode()
     assert "Active since" not in content
     assert "Returned" in content
