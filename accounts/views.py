@@ -10,7 +10,7 @@ from django.utils.translation import gettext, gettext_lazy
 from django.views import i18n
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import access, changes, money, pdf, statements
+from . import access, changes, money, pdf, standing, statements
 from .access import scope_required
 from .forms import BankingForm, DepositForm, EmailForm, WithdrawalForm
 from .models import Account, ChangeRequest, Client, Deposit, Withdrawal
@@ -47,6 +47,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             # B1, B3: the limits that apply to this client now.
             "withdrawal_limits": money.withdrawal_limits(enrolled),
             "ach_cap": None if enrolled else settings.SLS["B3_ACH_EFT_UNENROLLED_USD"],
+            # What this login allows and until when (A2-A4, C5).
+            **standing.describe(request),
         },
     )
 

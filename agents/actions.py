@@ -35,6 +35,7 @@ from devices import flows as device_flows
 from devices import orders as device_orders
 from devices.models import DeviceOrder, DeviceStatus, SecurityDevice
 from login import lockout
+from passcodes import applicants
 from passcodes import issuing as passcode_issuing
 from passcodes.issuing import PasscodeRefused
 from passcodes.models import EndReason, TemporaryPasscode
@@ -546,6 +547,30 @@ def revoke_passcode(
             details={"passcode": passcode.pk},
             at=now,
         )
+
+
+def open_account(
+    client: Client,
+    *,
+    username: str,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+):
+    """C5: open the account of a verified applicant on file: a username, an
+    unfunded account, an online card and the e-mail telling how to use it.
+    Raises OpeningRefused (nothing written) when the username will not do."""
+    with transaction.atomic():
+        verification = _verification_for(client, new_verification, agent=agent, now=now, request=request)
+        return applicants.open_account_for(
+            client, username=username, now=now, agent=agent, verification=verification, request=request
+        )
+
+
+def fund_account(account, equity_usd, *, agent: User, now: datetime, request: HttpRequest | None = None):
+    """C5, D8: record the account's first funding; a new applicant's device is ordered."""
+    return applicants.fund_account(account, equity_usd, now=now, agent=agent, request=request)
 
 
 def cancel_order(

@@ -228,6 +228,8 @@ class ClientAdmin(AuditHistoryMixin, AgentActionsMixin, admin.ModelAdmin):
             _("Issue a temporary passcode"),
         ),
         ("timeline", "timeline", timeline.timeline_view, timeline.PERM_TIMELINE, _("Security timeline")),
+        ("open-account", "open_account", views.open_account_view, views.PERM_OPEN_ACCOUNT, _("Open the account")),
+        ("fund-account", "fund_account", views.fund_account_view, views.PERM_OPEN_ACCOUNT, _("Record funding")),
     )
 
 

@@ -8,6 +8,7 @@ it). The work itself is in agents.actions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -32,6 +33,7 @@ from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
 from devices.orders import OrderRefused, device_type_for, equity_of, offer_for
 from devices.printing import code_card_pdf
 from login import lockout
+from passcodes.applicants import FundingRefused, OpeningRefused
 from passcodes.issuing import PasscodeRefused
 from returns.charges import ChargeRefused, fee_for
 from returns.flows import Outcome, ReturnRefused
@@ -1018,6 +1020,139 @@ def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id:
         },
         status=status,
     )
+
+
+# C5: opening a new applicant's account and recording its first funding.
+PERM_OPEN_ACCOUNT = "accounts.open_account"
+
+
+class OpenAccountForm(VerificationForm):
+    """C5: the applicant's username, and the verification of who they are."""
+
+    username = forms.CharField(
+        label=gettext_lazy("Username for the client"),
+        max_length=settings.SLS["USERNAME_MAX_LENGTH"],
+        help_text=gettext_lazy("Lower-case letters and digits only."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, required=False, **kwargs)
+
+
+def open_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """C5: a verified applicant on file gets a username, an unfunded account
+    and an online card; the e-mail tells how to choose the password, log in,
+    and print and activate the card."""
+    _require(request, PERM_OPEN_ACCOUNT)
+    client = get_object_or_404(Client, pk=object_pk(object_id))
+    now = timezone.now()
+    recent = actions.recent_verification(client, agent=request.user, now=now)
+    form = OpenAccountForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                opened = actions.open_account(
+                    client,
+                    username=form.cleaned_data["username"],
+                    agent=request.user,
+                    now=now,
+                    request=request,
+                    new_verification=form.new_verification(),
+                )
+            except actions.VerificationRequired as exc:
+                form.add_error("method", str(exc))
+            except OpeningRefused as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Account %(account)s opened with username %(username)s; the client is e-mailed how to log in.")
+                    % {"account": opened.account.number, "username": opened.user.username},
+                )
+                return HttpResponseRedirect(_change_url(client))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        ACTION_TEMPLATE,
+        {
+            "title": _("Open the account"),
+            "original": client,
+            "subject_client": client,
+            "subject_user": None,
+            "explanation": _(
+                "The client gets a username, an account to fund and an online security card (C5). An e-mail to "
+                "%(email)s gives a link to choose the password and the steps to print and activate the card. "
+                "Funding the account starts the card's last 21 days and orders the permanent device."
+            )
+            % {"email": client.email},
+            "submit_label": _("Open the account"),
+            **_verification_context(form, recent),
+        },
+        status=status,
+    )
+
+
+class FundingForm(forms.Form):
+    account = forms.ModelChoiceField(label=gettext_lazy("Account"), queryset=Account.objects.none())
+    equity = forms.DecimalField(
+        label=gettext_lazy("Amount received (USD)"), max_digits=16, decimal_places=2, min_value=Decimal("0.01")
+    )
+
+    def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = Account.objects.filter(client=client, funded_at__isnull=True)
+
+
+def fund_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """C5, D8: record an account's first funding (audited); a new applicant's
+    device is ordered by the equity (D6)."""
+    _require(request, PERM_OPEN_ACCOUNT)
+    client = get_object_or_404(Client, pk=object_pk(object_id))
+    form = FundingForm(request.POST or None, client=client)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                funded = actions.fund_account(
+                    form.cleaned_data["account"],
+                    form.cleaned_data["equity"],
+                    agent=request.user,
+                    now=timezone.now(),
+                    request=request,
+                )
+            except FundingRefused as exc:
+                form.add_error(None, exc.message)
+            else:
+                message = _("Account %(account)s is funded.") % {"account": funded.account.number}
+                if funded.order is not None:
+                    message += " " + _("%(device)s ordered for the client.") % {
+                        "device": funded.order.get_device_type_display()
+                    }
+                messages.success(request, message)
+                return HttpResponseRedirect(_change_url(client))
+        status = 400
+    return _page(
+        request,
+        model_admin,
+        FUNDING_TEMPLATE,
+        {
+            "title": _("Record funding"),
+            "original": client,
+            "subject_client": client,
+            "form": form,
+            "explanation": _(
+                "The account's first funding: a new applicant's online card then works 21 more days (C5) and the "
+                "permanent device for the equity is ordered (D6, D8)."
+            ),
+            "submit_label": _("Record funding"),
+        },
+        status=status,
+    )
+
+
+FUNDING_TEMPLATE = "admin/agent_funding.html"
 
 
 def cancel_order_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:

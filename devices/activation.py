@@ -8,16 +8,14 @@ The code is checked exactly as at login (the kind's contract, loaded
 for_verify, throttled by the device: django-otp's ThrottlingMixin). Failed
 attempts count on the device's throttle, in the audit, and toward L3 like
 login codes. L3 (the username's lock) belongs to the login app, which this
-app cannot import: the login app registers its reservation here
-(`register_attempt_guard`, from its AppConfig.ready()), and `finish` runs
-it in its own transaction, before the factor is loaded, as step 2 does.
+app cannot import: `finish` takes the attempt from devices/guards.py (the
+login app's reservation) in its own transaction, before the factor is
+loaded, as step 2 does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
@@ -27,6 +25,7 @@ from accounts.models import Client
 from audit import trail
 from help import refusals
 
+from . import guards
 from .factors import load_factor
 from .flows import bind_usernames
 from .models import DeviceBinding, DeviceOrder, DeviceStatus, SecurityDevice
@@ -46,46 +45,6 @@ class ActivationRefused(Exception):
         self.throttled_until = throttled_until
         # L3: the login's own refusal (the lock, its end, the regional numbers).
         self.refusal = refusal
-
-
-class GuardedAttempt(Protocol):
-    """One activation attempt as the username's lock (L3) sees it."""
-
-    # Set when the attempt is refused without a check: the lock's end.
-    locked_until: datetime | None
-
-    def failed(self) -> datetime | None:
-        """The code was wrong; the lock's end if this failure locks the username."""
-
-    def succeeded(self) -> None:
-        """The device is activated: the count resets as after a login."""
-
-
-# (user, now=..., request=...) -> GuardedAttempt, called inside finish()'s
-# transaction; registered by the login app (login/apps.py).
-AttemptGuard = Callable[..., GuardedAttempt]
-_guards: list[AttemptGuard] = []
-
-
-def register_attempt_guard(guard: AttemptGuard) -> AttemptGuard:
-    """L3: count every activation attempt with `guard` (one at most: a second
-    registration replaces the first, so a reloaded app does not count twice)."""
-    _guards[:] = [guard]
-    return guard
-
-
-class _Unguarded:
-    locked_until = None
-
-    def failed(self) -> None:
-        return None
-
-    def succeeded(self) -> None:
-        return None
-
-
-def _attempt(user, *, now: datetime, request) -> GuardedAttempt:
-    return _guards[0](user, now=now, request=request) if _guards else _Unguarded()
 
 
 def candidates(client: Client):
@@ -142,7 +101,7 @@ def finish(
     username's lock (L3) in the same transaction; a locked username is
     refused before any check."""
     with transaction.atomic():
-        attempt = _attempt(user, now=now, request=request)
+        attempt = guards.attempt(user, now=now, request=request)
         if attempt.locked_until is not None:
             trail.record(
                 "device.activation.failed",

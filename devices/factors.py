@@ -49,12 +49,19 @@ class Allowance:
     """What a login's factor allows now and until when (the dashboard, the
     Secure Login System page, the platform API's valid_until, the agents'
     timeline): `scope` until `until` (None: while the device stays
-    active), then `then_scope` until `then_until`, if there is a next window."""
+    active), then `then_scope` until `then_until`, if there is a next window.
+    `warn_from`: from when the pages warn that the access ends (the online
+    card's expiry, SLS ONLINE_CARD_WARNING_BEFORE), if they do."""
 
     scope: str
     until: datetime | None = None
     then_scope: str | None = None
     then_until: datetime | None = None
+    warn_from: datetime | None = None
+
+    def warns(self, now: datetime) -> bool:
+        """The pages warn now that this access is about to end."""
+        return self.warn_from is not None and self.until is not None and self.warn_from <= now < self.until
 
 
 _sources: list[Source] = []

@@ -32,6 +32,7 @@ from audit import trail
 from . import algorithms, crypto, sms
 from .flows import bind_usernames
 from .models import DeviceBinding, DeviceStatus, DeviceType, PhoneValidation, SecurityDevice
+from .signals import devices_activated
 
 ISSUER = "SLS portal"
 
@@ -214,6 +215,9 @@ def activate(user, nonce: str, totp_code: str, *, now: datetime, request=None) -
         device.set_seed(seed)
         device.save()
         bind_usernames(device)
+        # A6, C4: like any permanent device activated, it ends the client's
+        # temporary passcode and online card.
+        devices_activated.send(sender=SecurityDevice, client_ids=[user.client_id], now=now)
         PhoneValidation.objects.filter(pk=validation.pk).update(finished_at=now, seed_encrypted="")
         trail.record(
             "device.mobile.activated",

@@ -15,13 +15,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import access
+from accounts import access, standing
 from accounts.access import scope_required
 
 from . import activation, activity, mobile, orders, reauth, simulator
 from .activation import ACTIVATABLE
 from .forms import EnrollForm, FirstCodeForm, PhoneCodeForm, PhoneForm, PinForm, SerialChoiceForm
-from .models import OrderStatus, SecurityDevice, live_device
+from .models import DeviceBinding, OrderStatus, SecurityDevice, live_device
 
 
 def _sls_context(request: HttpRequest, now, **extra) -> dict:
@@ -42,6 +42,8 @@ def _sls_context(request: HttpRequest, now, **extra) -> dict:
         "can_activate": SecurityDevice.objects.filter(client=client, status__in=ACTIVATABLE).exists(),
         "can_cancel": order is not None and order.status(now) in orders.CLIENT_CANCELLABLE,
         "activity": activity.for_page(request.user, now),
+        # What this login allows and until when (A2-A4, C5).
+        **standing.describe(request),
     }
     context.update(extra)
     return context
@@ -338,6 +340,11 @@ def mobile_activate_view(request: HttpRequest) -> HttpResponse:
             form.add_error("code", str(refused))
         else:
             request.session.pop(ENROLLMENT, None)
+            # This session goes on with the new device (a session that rode
+            # on an online card or a passcode would end with them, A6).
+            binding = DeviceBinding.objects.filter(user=request.user, security_device=device).first()
+            if binding is not None and getattr(request.user, "otp_device", None) is not None:
+                otp_login(request, binding)
             return render(request, "devices/mobile_done.html", {"device": device})
     return render(request, "devices/mobile_app.html", {"form": form, "app": None}, status=400)
 

@@ -208,3 +208,18 @@ def credential_replaced() -> LoginRefusal:
         HELP_ANCHORS[10],
         ends_login=True,
     )
+
+
+def passcode_ended_by_card() -> LoginRefusal:
+    """C3: the online card was activated, which ended the temporary passcode."""
+    return LoginRefusal(
+        "credential_replaced",
+        "C3",
+        _(
+            "Your online security card is now active, so your temporary passcode no longer works. Log in with "
+            "the codes of your online card."
+        ),
+        403,
+        HELP_ANCHORS[4],
+        ends_login=True,
+    )

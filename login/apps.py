@@ -10,9 +10,7 @@ class LoginConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.utils import timezone
 
-        from devices.activation import register_attempt_guard
-
-        from .flows import activation_attempt, make_dummy_hash, record_last_login
+        from .flows import make_dummy_hash, record_last_login
         from .middleware import mark_login
 
         def _start_session_clock(sender, request, user, **kwargs):
@@ -28,6 +26,10 @@ class LoginConfig(AppConfig):
         # the first request, so no worker answers its first unknown username
         # slower than a wrong password.
         make_dummy_hash()
-        # L3: the activation page's codes (R1) count toward the username's
-        # lock like login codes; the devices app cannot import this one.
-        register_attempt_guard(activation_attempt)
+        # L3: codes typed on portal pages (the online card's activation)
+        # count toward the username's lock like login codes.
+        from devices.guards import register_attempt_guard
+
+        from .guards import code_attempt
+
+        register_attempt_guard(code_attempt)

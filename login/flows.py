@@ -341,35 +341,6 @@ def _next_challenge(entry: dict, answered: SecondFactor | None) -> dict:
     return factor.generate_challenge() if factor is not None else {}
 
 
-class ActivationAttempt:
-    """An activation attempt (R1) on the username's L3 reservation, used
-    exactly as code_step uses it: reserved held, inside the activation's own
-    transaction (devices.activation.finish), then resolved as a failure or a
-    success in that same transaction. Registered in LoginConfig.ready()."""
-
-    def __init__(self, reservation: lockout.Reservation, now: datetime):
-        self.reservation = reservation
-        self.now = now
-
-    @property
-    def locked_until(self) -> datetime | None:
-        return self.reservation.locked_until if self.reservation.refused else None
-
-    def failed(self) -> datetime | None:
-        return lockout.resolve_failure(self.reservation, self.now)
-
-    def succeeded(self) -> None:
-        lockout.resolve_success(self.reservation, self.now)
-
-
-def activation_attempt(user: User, *, now: datetime, request=None) -> ActivationAttempt:
-    """L3 for the activation page: its codes count like login codes (step 2)."""
-    reservation = lockout.reserve(
-        user.username, step=Step.CODE, ip=trail.client_ip(request), channel="web", now=now, held=True
-    )
-    return ActivationAttempt(reservation, now)
-
-
 def record_last_login(sender, user, **kwargs) -> None:
     """django.contrib.auth's update_last_login, as one UPDATE of one column.
 

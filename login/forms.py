@@ -29,7 +29,9 @@ class FactorForm(forms.Form):
     factor this form answers (a page may offer several, each its own form)."""
 
     def __init__(self, data=None, *, offer):
-        super().__init__(data)
+        # Two code cards offered at once (a new device and the online card)
+        # ask fields of the same names: each form's ids are its own.
+        super().__init__(data, auto_id="id_%s" if offer.index == 0 else f"id_f{offer.index}_%s")
         self.offer = offer
         self.fields.update(offer.factor.step_fields())
         self.fields["factor"] = forms.IntegerField(widget=forms.HiddenInput, initial=offer.index, required=False)

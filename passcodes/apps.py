@@ -7,9 +7,13 @@ class PasscodesConfig(AppConfig):
     verbose_name = _("Temporary passcodes and online cards")
 
     def ready(self) -> None:
+        from accounts.standing import register_pending_step
         from devices.signals import devices_activated
 
         from . import notices, sources  # noqa: F401  (step 2's source, the outbox's wordings)
+        from .cards import applicant_step
+
+        register_pending_step(applicant_step)
         from .issuing import end_for_clients
         from .models import EndReason
 

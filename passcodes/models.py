@@ -170,7 +170,9 @@ class TemporaryPasscode(SecondFactor):
     def ended_refusal(self, now: datetime):
         if windows.passcode_phase(self.issued_at, now, ended_at=self.ended_at) == Phase.EXPIRED:
             return refusals.passcode_expired()  # A7
-        return refusals.credential_replaced()  # A6, C3, or a newer passcode
+        if self.ended_reason == EndReason.CARD_ACTIVATED:
+            return refusals.passcode_ended_by_card()  # C3
+        return refusals.credential_replaced()  # A6, or a newer passcode
 
     def platform_refusal(self, now: datetime):
         return refusals.passcode_platform_window_over()  # A3
@@ -293,8 +295,18 @@ class OnlineCard(CodeCardKind, SecondFactor):
                 replacement_auto_activates_at=pending,
             )
             phase = windows.card_phase(self.activated_at, now, expires_at=expires_at, ended_at=self.ended_at)
-            if superseded is not None and phase == Phase.FULL:
-                phase = Phase.ENDED
+            if superseded is not None and phase in (Phase.FULL, Phase.EXPIRED):
+                # A device active by now took over (A6, C5), unless the card had
+                # expired before it did. A replacement that activated itself ends
+                # the card at that instant, however late (C6): that is its expiry.
+                own_end = windows.card_expires_at(
+                    self.activated_at,
+                    funded_at=self._funded_at() if self.applicant else None,
+                    applicant=self.applicant,
+                    replacement_auto_activates_at=superseded,
+                )
+                if own_end is None or superseded <= own_end:
+                    phase = Phase.ENDED
             answer = (phase, expires_at)
         self._window_cache = (now, answer)
         return answer
@@ -307,7 +319,11 @@ class OnlineCard(CodeCardKind, SecondFactor):
 
     def allowance(self, now: datetime) -> Allowance | None:
         phase, expires_at = self.window(now)
-        return Allowance(FULL, expires_at) if phase == Phase.FULL else None
+        if phase != Phase.FULL:
+            return None
+        # C (ours): the pages warn a few days before the card expires.
+        warn_from = windows.warning_due_at(expires_at) if expires_at is not None else None
+        return Allowance(FULL, expires_at, warn_from=warn_from)
 
     def ended_refusal(self, now: datetime):
         if self.window(now)[0] == Phase.EXPIRED:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from devices.jobs import register_notice
 
+from .applicants import INVITED
 from .issuing import ISSUED
 from .jobs import CARD_EXPIRED, CARD_WARNING, PASSCODE_EXPIRED, PASSCODE_RESTRICTED
 from .models import OnlineCard, TemporaryPasscode
@@ -138,3 +144,48 @@ register_notice(PASSCODE_RESTRICTED, load=_load_passcodes, word=_word_passcode_r
 register_notice(PASSCODE_EXPIRED, load=_load_passcodes, word=_word_passcode_expired)
 register_notice(CARD_WARNING, load=_load_cards, word=_word_card_warning)
 register_notice(CARD_EXPIRED, load=_load_cards, word=_word_card_expired)
+
+
+def _load_invited_cards(keys: list[str]) -> dict:
+    ids = [int(key.split(":")[1]) for key in keys]
+    return {f"card:{card.pk}": card for card in OnlineCard.objects.filter(pk__in=ids).select_related("user")}
+
+
+def _password_link(user) -> str:
+    """A single-use link to choose the password (SECURITY.md 13: it dies with
+    the password it sets, and within PASSWORD_RESET_TIMEOUT), made when the
+    e-mail is sent, on the portal's public address."""
+    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return settings.PORTAL_URL + reverse("password-reset-confirm", kwargs={"uidb64": uidb64, "token": token})
+
+
+def _word_invited(notice, card: OnlineCard | None) -> tuple[str, str]:
+    """C5: the new applicant's e-mail: choose a password, log in, print and activate the card."""
+    client = notice.client
+    subject = _("Your new account: your login and your online security card")
+    if card is None:  # pragma: no cover - the card row is never deleted (PROTECT)
+        return str(subject), ""
+    body = _(
+        "Dear %(name)s,\n\n"
+        "welcome! Your account is being set up. Your username is %(username)s.\n\n"
+        "1. Choose your password with this link. It works once, within %(minutes)d minutes; if it has "
+        "expired, call us and we send you a new one:\n%(password_link)s\n\n"
+        "2. Log in with your username and password, and open your online security card:\n%(card_link)s\n\n"
+        "3. Print the card, or save it as an image, then activate it by typing the two codes the page asks "
+        "for. From then on you log in with your password and two codes of the card.\n\n"
+        "The card works until 21 days after your account is funded. When it is funded we send you your "
+        "permanent security device; once that device is active, the card stops working.\n\n"
+        "If you did not apply for an account, call your regional Customer Service Center:\n%(phones)s\n"
+    ) % {
+        "name": client.first_name,
+        "username": card.user.username,
+        "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+        "password_link": _password_link(card.user),
+        "card_link": settings.PORTAL_URL + reverse("settings-security-sls-online-card"),
+        "phones": phone_lines(client),
+    }
+    return str(subject), str(body)
+
+
+register_notice(INVITED, load=_load_invited_cards, word=_word_invited)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("login.urls")),
     path("", include("accounts.urls")),
     path("", include("devices.urls")),
+    path("", include("passcodes.urls")),
     path("", include("returns.urls")),
     path("", include("help.urls")),
 ]

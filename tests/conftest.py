@@ -144,6 +144,8 @@ def _recreate_agent_groups() -> None:
     passcodes.add_permissions(
         MigrationLoader(connection).project_state(("agents", "0006_temporary_passcodes")).apps, None
     )
+    opening = importlib.import_module("agents.migrations.0007_open_account")
+    opening.add_permissions(MigrationLoader(connection).project_state(("agents", "0007_open_account")).apps, None)
 
 
 @pytest.fixture

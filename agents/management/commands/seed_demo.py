@@ -23,6 +23,7 @@ from devices.flows import issue_code_card, issue_device
 from devices.models import DeviceOrder, DeviceStatus, DeviceType, SecurityDevice
 from login import lockout
 from login.models import LoginAttempt
+from passcodes import applicants
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -51,6 +52,14 @@ DEVICE_ACCOUNT_BASE = 100
 # closed2 kept its Digital Security Card+ after the closure: its PIN.
 CLOSED_DEVICE_PIN = "4826"
 
+# New applicants (C5): an online card to print and activate; the second's
+# account is funded, so its device is ordered and the card's 21 days run.
+# username, first, last, country, funded with (USD) or None
+APPLICANTS = [
+    ("applicant1", "Luca", "Conti", "IT", None),
+    ("applicant2", "Marta", "Ferri", "IT", "5000.00"),
+]
+
 
 class Command(BaseCommand):
     help = (
@@ -68,6 +77,8 @@ class Command(BaseCommand):
             for number, persona in enumerate(DEVICE_PERSONAS, start=DEVICE_ACCOUNT_BASE):
                 self._device_persona(number, *persona, now=now)
             demo_interim.seed(agent, now, password=DEMO_PASSWORD)
+            for persona in APPLICANTS:
+                self._applicant(*persona, now=now)
         self._guide()
         self._device_guide()
         demo_interim.guide(self.stdout.write)
@@ -151,6 +162,25 @@ class Command(BaseCommand):
         User.objects.create_user(username=username, password=DEMO_PASSWORD, client=client, email=client.email)
         issue_device(client, device_type, now=now, pin=pin)
 
+    def _applicant(self, username, first, last, country, funded, *, now) -> None:
+        if User.objects.filter(username=username).exists():
+            return
+        opened = applicants.open_account(
+            first_name=first,
+            last_name=last,
+            email=f"{username}@example.com",
+            phone="+39 02 555 0100",
+            address="Via Demo 1\n20121 Milano",
+            country=country,
+            username=username,
+            now=now,
+        )
+        # The e-mail's link would let them choose it; the demo sets it.
+        opened.user.set_password(DEMO_PASSWORD)
+        opened.user.save(update_fields=["password"])
+        if funded:
+            applicants.fund_account(opened.account, Decimal(funded), now=now)
+
     def _device_guide(self) -> None:
         """How to log in with each kind: the simulator shows what the device would."""
         w = self.stdout.write
@@ -188,6 +218,9 @@ class Command(BaseCommand):
                 % in_transit.device.serial
             )
             w('               make demo-device SERIAL=%s QUESTION="12,187"' % in_transit.device.serial)
+        w("  applicant1   a new applicant (C5): the password logs in; print and activate the online card at")
+        w("               /settings/security/sls/online-card/ (the PDF or PNG shows its codes)")
+        w("  applicant2   the same, with a funded account: the card's 21 days run and a device is on order")
         w("\nAgent (customer service) at /admin/:")
         w(f"  agent / {DEMO_PASSWORD}, then the current authenticator code from")
         w("               make demo-totp AGENT=agent")
