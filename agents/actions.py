@@ -571,3 +571,19 @@ def open_account(
 def fund_account(account, equity_usd, *, agent: User, now: datetime, request: HttpRequest | None = None):
     """C5, D8: record the account's first funding; a new applicant's device is ordered."""
     return applicants.fund_account(account, equity_usd, now=now, agent=agent, request=request)
+
+
+def cancel_order(
+    order: DeviceOrder,
+    *,
+    agent: User,
+    now: datetime,
+    request: HttpRequest | None = None,
+    new_verification: NewVerification | None = None,
+) -> DeviceOrder:
+    """Cancel a device order for a verified caller, until its device is
+    activated; the device never activates (it is revoked in the same
+    transaction). Raises OrderRefused (and records nothing) when it cannot."""
+    with transaction.atomic():
+        verification = _verification_for(order.client, new_verification, agent=agent, now=now, request=request)
+        return device_orders.cancel(order, now=now, agent=agent, verification=verification, request=request)

@@ -606,7 +606,11 @@ class DeviceOrderAdmin(AgentActionsMixin, ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = ORDER_FIELDS
     agent_actions = (
         ("mark-shipped", "mark_shipped", views.mark_shipped_view, views.PERM_ISSUE_CARD, _("Mark shipped")),
+        ("cancel", "cancel", views.cancel_order_view, views.PERM_ISSUE_CARD, _("Cancel order")),
     )
+
+    def has_agent_actions(self, obj: DeviceOrder) -> bool:
+        return obj.is_open(timezone.now())
 
     # Whoever sees the devices sees their orders (no new permission to grant).
     def has_view_permission(self, request, obj=None) -> bool:

@@ -1153,3 +1153,30 @@ def fund_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: 
 
 
 FUNDING_TEMPLATE = "admin/agent_funding.html"
+
+
+def cancel_order_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
+    """Cancel a device order for a verified caller; its device never activates."""
+    _require(request, PERM_ISSUE_CARD)
+    order = get_object_or_404(DeviceOrder.objects.select_related("client", "device"), pk=object_pk(object_id))
+
+    def act(new: actions.NewVerification | None) -> HttpResponse:
+        actions.cancel_order(order, agent=request.user, now=timezone.now(), request=request, new_verification=new)
+        messages.success(request, _("Order cancelled; its device can never be activated."))
+        return HttpResponseRedirect(reverse("admin:devices_deviceorder_change", args=[order.pk]))
+
+    return _verified_action(
+        request,
+        model_admin,
+        subject=order,
+        client=order.client,
+        title=_("Cancel order"),
+        explanation=_(
+            "The order is cancelled and its device (%(device)s) is revoked at once: it can never be activated, "
+            "neither by the client nor by itself after delivery (D3). An order whose device is already active "
+            "cannot be cancelled: report the device instead."
+        )
+        % {"device": order.device.serial if order.device else _("not made yet: no PIN")},
+        submit_label=_("Cancel the order"),
+        act=act,
+    )

@@ -6,8 +6,11 @@
 
 The code is checked exactly as at login (the kind's contract, loaded
 for_verify, throttled by the device: django-otp's ThrottlingMixin). Failed
-attempts count on the device's throttle and in the audit; L3 (the
-username's lock) belongs to the login app, which this app cannot import.
+attempts count on the device's throttle, in the audit, and toward L3 like
+login codes. L3 (the username's lock) belongs to the login app, which this
+app cannot import: `finish` takes the attempt from devices/guards.py (the
+login app's reservation) in its own transaction, before the factor is
+loaded, as step 2 does.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Client
 from audit import trail
+from help import refusals
 
+from . import guards
 from .factors import load_factor
 from .flows import bind_usernames
 from .models import DeviceBinding, DeviceOrder, DeviceStatus, SecurityDevice
@@ -35,9 +40,11 @@ ACTIVATABLE = (DeviceStatus.ISSUED, DeviceStatus.ACTIVE, DeviceStatus.LOST, Devi
 class ActivationRefused(Exception):
     """The activation cannot go on; the message says what to do."""
 
-    def __init__(self, message: str, *, throttled_until=None):
+    def __init__(self, message: str, *, throttled_until=None, refusal: refusals.LoginRefusal | None = None):
         super().__init__(message)
         self.throttled_until = throttled_until
+        # L3: the login's own refusal (the lock, its end, the regional numbers).
+        self.refusal = refusal
 
 
 def candidates(client: Client):
@@ -90,50 +97,82 @@ def finish(
 ) -> DeviceBinding:
     """Check the code as at login; on success the device is the one required
     at every login (D5: the one it replaces is revoked first, in the same
-    transaction) and its order is activated."""
+    transaction) and its order is activated. The attempt counts toward the
+    username's lock (L3) in the same transaction; a locked username is
+    refused before any check."""
     with transaction.atomic():
-        factor = load_factor(persistent_id, for_verify=True)
-        if (
-            not isinstance(factor, DeviceBinding)
-            or factor.user_id != user.pk
-            or factor.security_device.status not in ACTIVATABLE
-        ):
-            raise _not_theirs()
-        device = factor.security_device
-        factor.challenge = challenge or {}
-        if not _passphrase_ok(device, passphrase):
-            # D5: a wrong passphrase is a failed attempt on the device's throttle.
-            factor.verify_is_allowed()
-            factor._throttle_write(reset=False)
-            ok = False
-        else:
-            ok = factor.verify_for_activation(code or "")
-        if not ok:
-            until = factor.throttled_until()
+        attempt = guards.attempt(user, now=now, request=request)
+        if attempt.locked_until is not None:
             trail.record(
                 "device.activation.failed",
                 request=request,
                 client=user.client,
                 username=user.username,
-                outcome="refused",
-                rule="R1",
-                details={"serial": device.serial, "failures": factor.throttling_failure_count},
+                outcome="locked",
+                rule="L3",
             )
-            # Not raised here: the throttle's count and the audit event stay written.
-            refusal = ActivationRefused(
-                factor.format_hint(code or "")
-                or _(
-                    "That is not the code (or the passphrase) your device needs. Check that the serial number matches the back "
-                    "of your device and try again with a new code; if it still fails, call Customer Service."
-                ),
-                throttled_until=until,
-            )
+            refusal = _locked(attempt.locked_until)
         else:
-            refusal = None
-            _make_active(factor, user, now=now, request=request)
-    if refusal is not None:
+            refusal = _check(
+                user, attempt, persistent_id, challenge, code, now=now, request=request, passphrase=passphrase
+            )
+    # Raised after the commit: the attempt, the throttle and the audit stay written.
+    if isinstance(refusal, ActivationRefused):
         raise refusal
-    return factor
+    return refusal
+
+
+def _locked(until: datetime) -> ActivationRefused:
+    refusal = refusals.locked_out(until)
+    return ActivationRefused(str(refusal.message), refusal=refusal)
+
+
+def _check(user, attempt, persistent_id, challenge, code, *, now, request, passphrase):
+    """The check itself, inside finish()'s transaction: the active binding,
+    or the refusal to raise once the transaction has committed."""
+    factor = load_factor(persistent_id, for_verify=True)
+    if (
+        not isinstance(factor, DeviceBinding)
+        or factor.user_id != user.pk
+        or factor.security_device.status not in ACTIVATABLE
+    ):
+        # Not counted: nothing was checked (begin() already refused it).
+        return _not_theirs()
+    device = factor.security_device
+    factor.challenge = challenge or {}
+    if not _passphrase_ok(device, passphrase):
+        # D5: a wrong passphrase is a failed attempt on the device's throttle.
+        factor.verify_is_allowed()
+        factor._throttle_write(reset=False)
+        ok = False
+    else:
+        ok = factor.verify_for_activation(code or "")
+    if ok:
+        attempt.succeeded()
+        _make_active(factor, user, now=now, request=request)
+        return factor
+    until = factor.throttled_until()
+    locked_until = attempt.failed()
+    trail.record(
+        "device.activation.failed",
+        request=request,
+        client=user.client,
+        username=user.username,
+        outcome="refused",
+        rule="R1",
+        details={"serial": device.serial, "failures": factor.throttling_failure_count},
+    )
+    if locked_until is not None:
+        # L3: the tenth failure says at once that the username is locked.
+        return _locked(locked_until)
+    return ActivationRefused(
+        factor.format_hint(code or "")
+        or _(
+            "That is not the code (or the passphrase) your device needs. Check that the serial number matches the back "
+            "of your device and try again with a new code; if it still fails, call Customer Service."
+        ),
+        throttled_until=until,
+    )
 
 
 def _make_active(factor: DeviceBinding, user, *, now: datetime, request) -> None:

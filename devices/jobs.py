@@ -8,8 +8,9 @@ persists what that rule already says, and sends the notices:
    device is still waiting (D3): one `Notice` row per order;
 2. the auto-activation: each due ISSUED device becomes ACTIVE (the client's
    earlier active device is revoked first, in the same transaction, so
-   `one_active_device_per_client` holds), its order marked activated, and
-   one `Notice` row per device;
+   `one_active_device_per_client` holds), and one `Notice` row per device;
+   its order is activated by its timestamps already (`DeviceOrder.status`),
+   and the apps above hear of it (`devices_activated`) in the same transaction;
 3. the outbox: unsent notices are claimed, e-mailed and marked sent; among
    them the two the returns app queues when a returned device is received
    (D5's Platinum invitation, D6's replacement ordered), written here.
@@ -21,7 +22,7 @@ them with conditional UPDATEs (`WHERE status = 'issued'`), and the notices
 carry a unique key (event, object), written with ON CONFLICT DO NOTHING, so
 a second run, or three workers at once, activate each device once and send
 each notice once. A batch costs a fixed number of statements, whatever its
-size. An e-mail is sent inside its batch's transaction, before the mark
+size (an auto-activation batch is one statement on PostgreSQL). An e-mail is sent inside its batch's transaction, before the mark
 commits: a crash between the two can repeat that one e-mail, never lose it.
 """
 
@@ -83,42 +84,113 @@ def queue_reminders(now: datetime, batch_size: int) -> int:
 
 
 def _due_devices(now: datetime):
-    return SecurityDevice.objects.filter(status=DeviceStatus.ISSUED, auto_activates_at__lte=now).order_by(
-        "auto_activates_at"
+    # The partial index device_auto_activation_due's own predicate: the
+    # claim reads only the ordered devices still waiting, oldest first.
+    return SecurityDevice.objects.filter(
+        status=DeviceStatus.ISSUED, auto_activates_at__isnull=False, auto_activates_at__lte=now
+    ).order_by("auto_activates_at")
+
+
+def activation_batch_sql(now: datetime, batch_size: int) -> tuple[str, list]:
+    """PostgreSQL: one batch of auto-activations as ONE statement, returning
+    how many devices it claimed. The claim is the ORM's own SQL for
+    `_due_devices` with FOR UPDATE SKIP LOCKED; the revocation of the
+    devices they replace runs to its end before the first activation (the
+    activation's condition reads its count), so one_active_device_per_client
+    holds; the notices are inserted from the devices activated. Every
+    column is named with its table: an unqualified name missing from a CTE
+    would silently mean the outer row's."""
+    claim, claim_params = _due_devices(now).values("pk", "client_id")[:batch_size].query.sql_with_params()
+    device, notice = SecurityDevice._meta.db_table, Notice._meta.db_table
+    statement = f"""
+        WITH claimed AS ({claim} FOR UPDATE SKIP LOCKED),
+        revoked AS (
+            UPDATE {device} AS old SET status = %s, deactivated_at = %s
+            WHERE old.client_id = ANY(ARRAY(SELECT claimed.client_id FROM claimed)) AND old.status = %s
+            RETURNING old.id
+        ),
+        activated AS (
+            UPDATE {device} AS new SET status = %s, activated_at = %s
+            WHERE new.id = ANY(ARRAY(SELECT claimed.pk FROM claimed)) AND new.status = %s
+              AND (SELECT count(*) FROM revoked) >= 0
+            RETURNING new.id, new.client_id
+        ),
+        noticed AS (
+            INSERT INTO {notice} (event, object_key, client_id, created_at, sent_at)
+            SELECT %s, 'device:' || activated.id, activated.client_id, %s, NULL FROM activated
+            ON CONFLICT (event, object_key) DO NOTHING
+        )
+        SELECT (SELECT count(*) FROM claimed), ARRAY(SELECT activated.client_id FROM activated)
+    """  # noqa: S608 (table names from the models, the claim from the ORM, values as parameters)
+    params = [
+        *claim_params,
+        DeviceStatus.REVOKED,
+        now,
+        DeviceStatus.ACTIVE,
+        DeviceStatus.ACTIVE,
+        now,
+        DeviceStatus.ISSUED,
+        ACTIVATED,
+        now,
+    ]
+    return statement, params
+
+
+def _activate_batch_sql(now: datetime, batch_size: int) -> tuple[int, list[int]]:
+    statement, params = activation_batch_sql(now, batch_size)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        claimed, clients = cursor.fetchone()
+    return claimed, list(clients)
+
+
+def _activate_batch_orm(now: datetime, batch_size: int) -> tuple[int, list[int]]:
+    """The same batch where there are no data-modifying CTEs (SQLite, the
+    demo database, which serialises writers): four statements, inside
+    activate_due's transaction."""
+    claimed = list(_due_devices(now).select_for_update(skip_locked=True).values_list("pk", "client_id")[:batch_size])
+    if not claimed:
+        return 0, []
+    ids = [pk for pk, _client in claimed]
+    # The device it replaces stops first (D5; the constraint holds).
+    SecurityDevice.objects.filter(
+        client_id__in={client for _pk, client in claimed}, status=DeviceStatus.ACTIVE
+    ).exclude(pk__in=ids).update(status=DeviceStatus.REVOKED, deactivated_at=now)
+    SecurityDevice.objects.filter(pk__in=ids, status=DeviceStatus.ISSUED).update(
+        status=DeviceStatus.ACTIVE, activated_at=now
     )
+    marks = ", ".join(["%s"] * len(ids))
+    statement = f"""
+        INSERT INTO {Notice._meta.db_table} (event, object_key, client_id, created_at, sent_at)
+        SELECT %s, 'device:' || id, client_id, %s, NULL FROM {SecurityDevice._meta.db_table}
+        WHERE id IN ({marks}) AND status = %s
+        ON CONFLICT (event, object_key) DO NOTHING
+    """  # noqa: S608 (table names from the models, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [ACTIVATED, now, *ids, DeviceStatus.ACTIVE])
+    # SQLite serialises writers: every device claimed was activated.
+    return len(claimed), [client for _pk, client in claimed]
 
 
 def activate_due(now: datetime, batch_size: int) -> int:
-    """D3: persist the auto-activation of every device whose time has come."""
+    """D3: persist the auto-activation of every device whose time has come.
+
+    Only the device's status is written (the login reads it, J2) with its
+    notice; the order is not: `DeviceOrder.status(now)` derives "activated"
+    from `auto_activates_at` (principle 1), and the order's `activated_at`
+    records the client's own activation (R1). Each batch is its own
+    transaction: one statement on PostgreSQL, four elsewhere, then the
+    receivers of `devices_activated` (set-based: a fixed number each)."""
+    activate_batch = _activate_batch_sql if connection.vendor == "postgresql" else _activate_batch_orm
     activated = 0
     while True:
         with transaction.atomic():
-            claimed = list(
-                _due_devices(now)
-                .select_for_update(skip_locked=True)
-                .values_list("pk", "client_id", "auto_activates_at")[:batch_size]
-            )
-            if claimed:
-                ids = [pk for pk, _client, _at in claimed]
-                clients = {client for _pk, client, _at in claimed}
-                # The device it replaces stops first (D5; the constraint holds).
-                SecurityDevice.objects.filter(client_id__in=clients, status=DeviceStatus.ACTIVE).exclude(
-                    pk__in=ids
-                ).update(status=DeviceStatus.REVOKED, deactivated_at=now)
-                done = SecurityDevice.objects.filter(pk__in=ids, status=DeviceStatus.ISSUED).update(
-                    status=DeviceStatus.ACTIVE, activated_at=now
-                )
-                DeviceOrder.objects.filter(device_id__in=ids, activated_at__isnull=True).update(activated_at=now)
-                devices_activated.send(sender=SecurityDevice, client_ids=sorted(clients), now=now)
-                Notice.objects.bulk_create(
-                    [
-                        Notice(event=ACTIVATED, object_key=f"device:{pk}", client_id=client, created_at=now)
-                        for pk, client, _at in claimed
-                    ],
-                    ignore_conflicts=True,
-                )
-                activated += done
-        if len(claimed) < batch_size:
+            claimed, clients = activate_batch(now, batch_size)
+            if clients:
+                # A6, C5: the interim credentials of these clients end with it.
+                devices_activated.send(sender=SecurityDevice, client_ids=sorted(set(clients)), now=now)
+        activated += len(clients)
+        if claimed < batch_size:
             return activated
 
 

@@ -3,11 +3,15 @@
     place(client, now=...)                 -> Placed(order, pin, passphrase)
     set_pin(order, pin, now=...)           -> the order, final (D2)
     mark_shipped(order, serial=..., ...)   -> the order, shipped (an agent)
+    cancel(order, now=..., agent=...)      -> the order, cancelled; its device revoked
 
 Every refusal is an OrderRefused whose message says, in the client's words,
 what is wrong and what to do; its `rule` goes to the audit and the agents'
-views. Each function is one transaction under the client's row lock, so
-two orders placed at once take turns and the second one is refused.
+views. Each function is one transaction. `place` holds the client's row lock, so
+two orders placed at once take turns and the second one is refused; the
+others lock the order's device before the order itself, in the order R1
+(devices/activation.py) and D3's job (devices/jobs.py) lock them, so two
+of them never wait for each other.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from accounts.models import Account, Client, IdentityVerification, User
@@ -30,12 +34,43 @@ from audit import trail
 
 from . import pins
 from .flows import issue_device
-from .models import DeviceBinding, DeviceOrder, DeviceStatus, DeviceType, SecurityDevice, ShippingMethod
+from .models import (
+    DeviceBinding,
+    DeviceOrder,
+    DeviceStatus,
+    DeviceType,
+    OrderStatus,
+    SecurityDevice,
+    ShippingMethod,
+)
 
 PASSPHRASE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 # D5: the statuses of a device that a replacement supersedes.
 SUPERSEDED = (DeviceStatus.LOST, DeviceStatus.STOLEN, DeviceStatus.DAMAGED, DeviceStatus.UNAVAILABLE)
+
+# D5: a Platinum token is replaced only after its return is acknowledged.
+# The acknowledgement is the device's RETURNED status (the returns app sets
+# it at the receipt, returns.flows.record_receipt, before it orders or
+# invites the replacement): any Platinum of the client in one of these
+# statuses refuses every new order, whatever its type, and only RETURNED
+# lets one through; a Platinum lost or stolen is not replaced in the portal.
+# REVOKED is not here: that Platinum was superseded by a device the client
+# activated since, so it is not the device being replaced.
+PLATINUM_NOT_RETURNED = (
+    DeviceStatus.ISSUED,
+    DeviceStatus.ACTIVE,
+    DeviceStatus.LOST,
+    DeviceStatus.STOLEN,
+    DeviceStatus.DAMAGED,
+    DeviceStatus.UNAVAILABLE,
+)
+
+# Who may cancel an order in which status: the client before it ships; an
+# agent, on a verified call, until its device is activated (a parcel lost in
+# the post must not activate itself in someone else's hands).
+CLIENT_CANCELLABLE = (OrderStatus.AWAITING_PIN, OrderStatus.REQUESTED)
+AGENT_CANCELLABLE = (OrderStatus.AWAITING_PIN, OrderStatus.REQUESTED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
 
 class OrderRefused(Exception):
@@ -108,6 +143,15 @@ class Offer:
     def needs_pin(self) -> bool:
         return _client_sets_pin(self.device_type)
 
+    @property
+    def shows_secrets(self) -> bool:
+        # D5: Platinum's PIN and passphrase are shown once, on confirming.
+        return self.device_type == DeviceType.PLATINUM
+
+    @property
+    def auto_activates_at(self) -> datetime:
+        return self.delivered_at + settings.SLS["AUTO_ACTIVATION_AFTER_DELIVERY"]
+
 
 def offer_for(client: Client, now: datetime) -> Offer:
     equity = equity_of(client, now)
@@ -159,23 +203,44 @@ def _refuse_unless_allowed(client: Client, device_type: str, now: datetime) -> N
             _("A security device is already on its way to you: one device is linked to your account at a time."),
             rule="D5",
         )
-    if (
-        device_type == DeviceType.PLATINUM
-        and SecurityDevice.objects.filter(
-            client=client, type=DeviceType.PLATINUM, status__in=[DeviceStatus.ISSUED, DeviceStatus.ACTIVE]
-        ).exists()
-    ):
-        raise OrderRefused(
-            _(
-                "You already have a Platinum token: one is linked at a time. A new one can be ordered once "
-                "we have received the old one back."
-            ),
-            rule="D5",
-        )
+    # The higher apps' checks first: the returns app says more precisely
+    # why, when a Platinum is on its way back to us.
     for check in ORDER_CHECKS:
         refused = check(client, device_type, now)
         if refused is not None:
             raise refused
+    if SecurityDevice.objects.filter(
+        client=client, type=DeviceType.PLATINUM, status__in=PLATINUM_NOT_RETURNED
+    ).exists():
+        raise OrderRefused(
+            _(
+                "You have a Platinum token: one is linked at a time, and a new device replaces it only once we "
+                "have received it back. Send it back to us, or call Customer Service if you no longer have it; "
+                "then order the new one."
+            ),
+            rule="D5",
+        )
+
+
+def refusal_for(client: Client, now: datetime) -> OrderRefused | None:
+    """What would refuse an order placed now (D5, D8), to say so before the
+    client confirms; None when it would be placed. `place` checks again."""
+    try:
+        _refuse_unless_allowed(client, offer_for(client, now).device_type, now)
+    except OrderRefused as refused:
+        return refused
+    return None
+
+
+def superseded_device(client: Client) -> SecurityDevice | None:
+    """D5: the device reported lost, stolen, damaged or unavailable that a
+    new order replaces (the latest one no live order replaces), or None."""
+    replaced = DeviceOrder.objects.filter(replaces=OuterRef("pk"), cancelled_at__isnull=True)
+    return (
+        SecurityDevice.objects.filter(~Exists(replaced), client=client, status__in=SUPERSEDED)
+        .order_by("-deactivated_at", "-id")
+        .first()
+    )
 
 
 def _platinum_secrets() -> tuple[str, str]:
@@ -227,11 +292,7 @@ def place(
             except ValidationError as error:
                 raise OrderRefused(error.messages[0], rule="D2", field="pin") from None
         if replaces is None:
-            replaces = (
-                SecurityDevice.objects.filter(client=client, status__in=SUPERSEDED, replaced_by_orders__isnull=True)
-                .order_by("-deactivated_at", "-id")
-                .first()
-            )
+            replaces = superseded_device(client)
         elif replaces.client_id != client.pk:
             raise ValueError("a device replaces one of its own client's devices only")
         order = DeviceOrder(
@@ -298,6 +359,19 @@ def set_pin(order: DeviceOrder, pin: str, *, now: datetime, request=None) -> Dev
     return order
 
 
+def _locked_status(order: DeviceOrder, now: datetime) -> str:
+    """The status of an order just locked: what another transaction recorded
+    while this one waited for the lock counts, even when it is stamped a
+    moment after `now` (taken before the wait)."""
+    recorded = [t for t in (order.finalised_at, order.shipped_at, order.activated_at, order.cancelled_at) if t]
+    return order.status(max([now, *recorded]))
+
+
+def _lock_device_of(order: DeviceOrder) -> SecurityDevice | None:
+    """The order's device, its row locked (before the order's: see above)."""
+    return SecurityDevice.objects.select_for_update(of=("self",)).filter(order__pk=order.pk).first()
+
+
 def mark_shipped(
     order: DeviceOrder,
     *,
@@ -308,19 +382,23 @@ def mark_shipped(
     request=None,
 ) -> DeviceOrder:
     """An agent records the shipment of the order's device, checking the
-    serial number on its back; the delivery is projected from the shipment
-    (D4) and the auto-activation with it (D3)."""
+    serial number on its back. Shipped after its projected shipping date,
+    the order arrives later: its projected delivery date becomes the
+    shipment plus the country's delivery days (D4), and the device's
+    auto-activation moves with it (D3), in this transaction. Shipped on
+    time or early, both keep the dates given when it was ordered."""
     serial = (serial or "").strip().upper()
     with transaction.atomic():
+        _lock_device_of(order)
         order = DeviceOrder.objects.select_for_update(of=("self",)).select_related("device").get(pk=order.pk)
         if verification is None:
             raise OrderRefused(_("Verify the client's identity on this call first."), rule="L5")
-        status = order.status(now)
+        status = _locked_status(order, now)
         if status == "awaiting_pin":
             raise OrderRefused(_("The client has not created the PIN yet: the device cannot ship."), rule="D2")
         if status != "requested":
             raise OrderRefused(
-                _("This order is %(status)s: only a requested order ships.") % {"status": order.status_label(now)},
+                _("This order is %(status)s: only a requested order ships.") % {"status": OrderStatus(status).label},
                 rule="D1",
             )
         if not serial or len(serial) > 32 or serial != order.device.serial:
@@ -330,7 +408,9 @@ def mark_shipped(
                 field="serial",
             )
         order.shipped_at = now
-        order.projected_delivery_at = now + timedelta(days=delivery_days(order.shipping_country))
+        projected = order.projected_delivery_at
+        if now > order.projected_ship_at:
+            order.projected_delivery_at = now + timedelta(days=delivery_days(order.shipping_country))
         order.save(update_fields=["shipped_at", "projected_delivery_at"])
         SecurityDevice.objects.filter(pk=order.device_id, status=DeviceStatus.ISSUED).update(
             auto_activates_at=order.auto_activates_at
@@ -345,7 +425,65 @@ def mark_shipped(
             details={
                 "order": order.pk,
                 "serial": serial,
+                "late": order.projected_delivery_at != projected,
                 "projected_delivery_at": order.projected_delivery_at.isoformat(),
+            },
+        )
+    return order
+
+
+def cancel(
+    order: DeviceOrder,
+    *,
+    now: datetime,
+    agent: User | None = None,
+    verification: IdentityVerification | None = None,
+    request=None,
+) -> DeviceOrder:
+    """Cancel an order: the client's own before it ships, or an agent's on a
+    verified call until its device is activated (CLIENT_CANCELLABLE,
+    AGENT_CANCELLABLE). Its device never activates: an ISSUED device becomes
+    REVOKED in this transaction, so neither R1, nor the login's reading of
+    D3 (`live_device`), nor the job can pick it up."""
+    with transaction.atomic():
+        device = _lock_device_of(order)
+        order = DeviceOrder.objects.select_for_update(of=("self",)).select_related("client").get(pk=order.pk)
+        if agent is not None and verification is None:
+            raise OrderRefused(_("Verify the client's identity on this call first."), rule="L5")
+        status = _locked_status(order, now)
+        if status not in (AGENT_CANCELLABLE if agent is not None else CLIENT_CANCELLABLE):
+            if agent is None and status in AGENT_CANCELLABLE:
+                message = _(
+                    "Your device has already shipped, so the order can no longer be cancelled here. If you do not "
+                    "want it, call Customer Service before it activates itself."
+                )
+            else:
+                message = _("This order is %(status)s: there is nothing to cancel.") % {
+                    "status": OrderStatus(status).label.lower()
+                }
+            raise OrderRefused(message, rule="D1")
+        if device is None and order.device_id is not None:
+            # The PIN was set (D2) while this waited for the order's lock.
+            device = _lock_device_of(order)
+        order.cancelled_at = now
+        order.save(update_fields=["cancelled_at"])
+        revoked = 0
+        if device is not None:
+            revoked = SecurityDevice.objects.filter(pk=device.pk, status=DeviceStatus.ISSUED).update(
+                status=DeviceStatus.REVOKED, deactivated_at=now
+            )
+        trail.record(
+            "device.order.cancelled",
+            request=request,
+            actor=agent,
+            client=order.client,
+            verification=verification,
+            rule="D1",
+            details={
+                "order": order.pk,
+                "was": status,
+                "serial": device.serial if device is not None else "",
+                "device_revoked": bool(revoked),
             },
         )
     return order

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,6 +40,7 @@ def _sls_context(request: HttpRequest, now, **extra) -> dict:
         "offer": orders.offer_for(client, now) if order is None and not enrolled else None,
         "form": EnrollForm(),
         "can_activate": SecurityDevice.objects.filter(client=client, status__in=ACTIVATABLE).exists(),
+        "can_cancel": order is not None and order.status(now) in orders.CLIENT_CANCELLABLE,
         "activity": activity.for_page(request.user, now),
         # What this login allows and until when (A2-A4, C5).
         **standing.describe(request),
@@ -100,6 +102,102 @@ def order_pin_view(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("settings-security-sls")
     return render(request, "devices/order_pin.html", {"form": form, "order": order}, status=status)
+
+
+# D1-D6: the replacement page serves a full login, a temporary passcode's
+# first days (A2, FULL_NO_WITHDRAWALS), and an unenrolled client, who may
+# already order a device from the enrollment page (D8).
+REPLACEMENT_SCOPES = (access.FULL, access.FULL_NO_WITHDRAWALS, access.UNENROLLED)
+
+
+def _replacement_page(request: HttpRequest, now, *, form=None, pin_form=None, status=200) -> HttpResponse:
+    client = request.user.client
+    order = orders.open_order(client, now)
+    context = {"order": order, "form": form or EnrollForm(), "pin_form": pin_form}
+    if order is not None:
+        context.update(
+            order_status=order.status_label(now),
+            awaiting_pin=order.status(now) == OrderStatus.AWAITING_PIN,
+            can_cancel=order.status(now) in orders.CLIENT_CANCELLABLE,
+        )
+        if context["awaiting_pin"] and pin_form is None:
+            context["pin_form"] = PinForm()
+    else:
+        context.update(
+            offer=orders.offer_for(client, now),
+            refused=orders.refusal_for(client, now),
+            replaces=orders.superseded_device(client),
+        )
+    return render(request, "devices/replacement.html", context, status=status)
+
+
+@never_cache
+@sensitive_post_parameters("pin", "pin_again")
+@require_http_methods(["GET", "POST"])
+@scope_required(*REPLACEMENT_SCOPES)
+def replacement_view(request: HttpRequest) -> HttpResponse:
+    """D1: the device the client will get (D6), the address of record to
+    confirm, the projected dates; then the PIN (D2), or Platinum's PIN and
+    passphrase once (D5). A new device supersedes one reported lost, stolen
+    or damaged (D5)."""
+    now = timezone.now()
+    if request.method == "GET":
+        return _replacement_page(request, now)
+    if request.POST.get("step") == "pin":
+        pin_form = PinForm(request.POST)
+        order = orders.open_order(request.user.client, now)
+        if order is None or order.status(now) != OrderStatus.AWAITING_PIN:
+            return redirect("replacement")
+        if pin_form.is_valid():
+            try:
+                orders.set_pin(order, pin_form.cleaned_data["pin"], now=now, request=request)
+            except orders.OrderRefused as refused:
+                pin_form.add_error("pin", str(refused))
+            else:
+                messages.success(request, _("Your PIN is set and your device is ordered."))
+                return redirect("replacement")
+        return _replacement_page(request, now, pin_form=pin_form, status=400)
+    form = EnrollForm(request.POST)
+    if form.is_valid():
+        try:
+            placed = orders.place(request.user.client, now=now, request=request)
+        except orders.OrderRefused as refused:
+            form.add_error("confirm_address", str(refused))
+        else:
+            if placed.pin:
+                # Shown once: this response is the only one that carries them.
+                context = {"order": placed.order, "pin": placed.pin, "passphrase": placed.passphrase}
+                return render(request, "devices/order_platinum.html", context)
+            return redirect("replacement")
+    return _replacement_page(request, now, form=form, status=400)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@scope_required(*REPLACEMENT_SCOPES)
+def order_cancel_view(request: HttpRequest) -> HttpResponse:
+    """The client cancels their own order before it ships: GET asks to
+    confirm, POST cancels (audited); its device will never activate."""
+    now = timezone.now()
+    order = orders.open_order(request.user.client, now)
+    if order is None:
+        return redirect("settings-security-sls")
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            orders.cancel(order, now=now, request=request)
+        except orders.OrderRefused as refused:
+            error, status = str(refused), 400
+        else:
+            messages.success(request, _("Your device order is cancelled. That device will never be activated."))
+            return redirect("settings-security-sls")
+    context = {
+        "order": order,
+        "order_status": order.status_label(now),
+        "can_cancel": order.status(now) in orders.CLIENT_CANCELLABLE,
+        "error": error,
+    }
+    return render(request, "devices/order_cancel.html", context, status=status)
 
 
 class ReconfirmForm(forms.Form):
@@ -272,9 +370,10 @@ class ActivationForm(ReconfirmForm):
         return self.factor.response_from({name: self.cleaned_data[name] for name in self.factor.step_fields()})
 
 
-def _activation_page(request, *, form=None, code_form=None, factor=None, error="", status=200):
+def _activation_page(request, *, form=None, code_form=None, factor=None, error="", refusal=None, status=200):
     client = request.user.client
     context = {
+        "refusal": refusal,
         "devices": activation.candidates(client),
         "form": form or SerialChoiceForm(),
         "code_form": code_form,
@@ -327,6 +426,10 @@ def activate_view(request: HttpRequest) -> HttpResponse:
             passphrase=code_form.cleaned_data.get("passphrase", ""),
         )
     except activation.ActivationRefused as refused:
+        if refused.refusal is not None:
+            # L3: locked, as at login: the lock's end and the regional numbers.
+            request.session.pop(ACTIVATION, None)
+            return _activation_page(request, refusal=refused.refusal, status=refused.refusal.status)
         error = str(refused)
         if refused.throttled_until:
             error += " " + _("Too many wrong codes in a row: wait until %(when)s and try again.") % {

@@ -207,7 +207,8 @@ def _already_active(request: HttpRequest) -> HttpResponse:
     return redirect("settings-security-sls-online-card-options")
 
 
-REPLACEMENT_PAGES = ("settings-security-sls-replacement", "settings-security-sls")
+# C4: the replacement page (devices/urls.py names it `replacement`).
+REPLACEMENT_PAGES = ("replacement", "settings-security-sls")
 _NOT_ON_CARD = gettext_lazy("These choices are for a login with your online security card. Activate your card first.")
 
 

@@ -484,9 +484,10 @@ def test_C4_reactivate_my_current_device_ends_the_card_and_keeps_the_session(web
 def test_C4_request_a_new_device_places_the_order(on_card, alice):
     page = on_card.get(OPTIONS)
     href = re.search(rb'href="([^"]+)">Request a new Secure Login Device', page.content).group(1).decode()
+    assert href == "/settings/security/sls/replacement/"
     sls = on_card.get(href)
-    assert sls.status_code == 200 and b"Order my device" in sls.content
-    response = csrf_post(on_card, "/settings/security/sls/order/", {"confirm_address": "on"})
+    assert sls.status_code == 200 and b"Request my new device" in sls.content
+    response = csrf_post(on_card, href, {"step": "order", "confirm_address": "on"})
     assert response.status_code == 302
     from devices.models import DeviceOrder
 

@@ -99,7 +99,8 @@ def test_D1_status_is_derived_from_timestamps_and_now(dan, agent, clock):
     shipped = order.shipped_at
     assert order.status(shipped - timedelta(seconds=1)) == "requested"
     assert order.status(shipped) == "shipped"
-    assert order.projected_delivery_at == shipped + timedelta(days=2)
+    # Shipped before its projected shipping date: the delivery date given at order time stays.
+    assert order.projected_delivery_at == start + timedelta(days=1) + timedelta(days=2)
     assert order.status(order.projected_delivery_at - timedelta(seconds=1)) == "shipped"
     assert order.status(order.projected_delivery_at) == "delivered"
     auto = order.projected_delivery_at + timedelta(days=2)
@@ -283,3 +284,71 @@ def test_D1_demo_data_has_an_order_in_transit(db, settings, capsys):
     assert order.device.status == DeviceStatus.ISSUED
     assert active_binding_for(order.client.users.get()) is None
     assert order.device.serial in capsys.readouterr().out
+
+
+# --- D4, D3: an order shipped late -----------------------------------------------------
+
+
+def _ship(order, agent, client):
+    orders.mark_shipped(
+        order, serial=order.device.serial, now=timezone.now(), agent=agent, verification=_verification(client, agent)
+    )
+    order.refresh_from_db()
+    return order
+
+
+@pytest.mark.parametrize(("offset", "late"), [(-1, False), (0, False), (1, True)], ids=["before", "at", "after"])
+def test_D4_shipped_after_its_projected_date_moves_delivery_and_auto_activation(dan, agent, clock, offset, late):
+    """One second either side of the projected shipping date: shipped late,
+    the delivery (shipment + the country's days) and D3's auto-activation
+    move by the same delay, in the shipment's transaction; on time or early
+    they keep the dates given at order time."""
+    order = orders.place(dan.client, now=timezone.now()).order
+    promised = order.projected_delivery_at
+    clock.move_to(order.projected_ship_at + timedelta(seconds=offset))
+    order = _ship(order, agent, dan.client)
+    expected = order.shipped_at + timedelta(days=2) if late else promised
+    assert order.projected_delivery_at == expected
+    assert expected == promised + timedelta(seconds=max(offset, 0))
+    device = SecurityDevice.objects.get(pk=order.device_id)
+    assert device.auto_activates_at == order.auto_activates_at == expected + timedelta(days=2)
+    event = AuditEvent.objects.get(action="device.order.shipped")
+    assert event.details["late"] is late
+    assert event.details["projected_delivery_at"] == expected.isoformat()
+
+
+@pytest.mark.parametrize("job_ran", [False, True], ids=["without_job", "with_job"])
+def test_D3_a_late_shipment_moves_the_auto_activation_the_login_honours(dan, agent, clock, job_ran):
+    from devices import jobs
+    from devices.models import permanent_devices
+
+    order = orders.place(dan.client, now=timezone.now()).order
+    promised_auto = order.auto_activates_at
+    clock.move_to(order.projected_ship_at + timedelta(days=3))  # three days late
+    order = _ship(order, agent, dan.client)
+    assert order.auto_activates_at == promised_auto + timedelta(days=3)
+
+    def offered_at(instant):
+        clock.move_to(instant)
+        if job_ran:
+            jobs.sweep(timezone.now())
+        return [f.security_device_id for f in permanent_devices(dan, timezone.now())]
+
+    assert offered_at(promised_auto + timedelta(seconds=1)) == []  # the old date no longer counts
+    assert offered_at(order.auto_activates_at - timedelta(seconds=1)) == []
+    assert order.status(timezone.now()) == "delivered"
+    assert offered_at(order.auto_activates_at + timedelta(seconds=1)) == [order.device_id]
+    assert order.status(timezone.now()) == "activated"
+
+
+def test_D4_an_order_never_shipped_keeps_the_dates_of_order_time(dan, clock):
+    """Nothing moves the dates of an order nobody marks shipped: its device
+    activates itself at the time given when it was ordered (docs/architecture.md)."""
+    order = orders.place(dan.client, now=timezone.now()).order
+    ships, arrives, auto = order.projected_ship_at, order.projected_delivery_at, order.auto_activates_at
+    clock.move_to(ships + timedelta(days=7))
+    order.refresh_from_db()
+    assert (order.projected_ship_at, order.projected_delivery_at) == (ships, arrives)
+    assert SecurityDevice.objects.get(pk=order.device_id).auto_activates_at == auto
+    assert order.status(auto - timedelta(seconds=1)) == "requested"
+    assert order.status(auto) == "activated"

@@ -100,3 +100,17 @@ def test_J1_three_workers_at_once_activate_each_once_and_mail_once(postgresql, c
     assert len(mail.outbox) == 24
     to = sorted(m.to[0] for m in mail.outbox)
     assert to == sorted([f"c{i}@example.com" for i in range(12)] * 2)
+
+
+def test_J1_only_the_due_devices_activate(db, clock):
+    made = _due_orders(2)
+    clock.shift(timedelta(days=1))
+    later = _due_orders(1)[0]  # due a day after the others
+    clock.move_to(made[0].auto_activates_at)
+    assert jobs.activate_due(timezone.now(), 10) == 2
+    assert SecurityDevice.objects.get(pk=later.device_id).status == DeviceStatus.ISSUED
+    assert not Notice.objects.filter(object_key=f"device:{later.device_id}").exists()
+    clock.move_to(later.auto_activates_at - timedelta(seconds=1))
+    assert jobs.activate_due(timezone.now(), 10) == 0
+    clock.move_to(later.auto_activates_at)
+    assert jobs.activate_due(timezone.now(), 10) == 1

@@ -5,8 +5,10 @@ device's sessions ended; a serial not theirs or a wrong code says what to do."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.test import Client as HttpClient
 from django.utils import timezone
 
 from accounts.models import User
@@ -159,8 +161,88 @@ def test_D5_R1_platinum_activates_only_with_its_passphrase(web, client_factory, 
     assert wrong.status_code == 400 and "passphrase" in wrong.content.decode()
     device.refresh_from_db()
     assert device.status == DeviceStatus.ISSUED
-    clock.shift(__import__("datetime").timedelta(minutes=1))  # past the device's throttle delay
+    clock.shift(timedelta(minutes=1))  # past the device's throttle delay
     right = answer(placed.passphrase.lower())
     assert right.status_code == 200, right.content[:400]
     device.refresh_from_db()
     assert device.status == DeviceStatus.ACTIVE
+
+
+# --- L3: activation codes count like login codes ----------------------------------------
+
+
+def _wrong_codes(page: str, device: SecurityDevice) -> dict:
+    return {name: "222" if code != "222" else "333" for name, code in _codes_for(page, device).items()}
+
+
+def test_L3_R1_ten_wrong_activation_codes_lock_the_username(web, dan, clock):
+    from login.models import LoginAttempt, LoginGuard
+
+    device = orders.place(dan.client, now=timezone.now()).order.device
+    login_fully(web, dan)
+    clock.shift(timedelta(seconds=1))  # after the login, which reset the count
+    page = _choose(web, device.serial).content.decode()
+    for attempt in range(1, 10):
+        response = _code_post(web, _wrong_codes(page, device))
+        assert response.status_code == 400, attempt
+        assert "locked" not in response.content.decode()
+        page = response.content.decode()
+    tenth = _code_post(web, _wrong_codes(page, device))
+    assert tenth.status_code == 403
+    html = tenth.content.decode()
+    assert "This username is locked after 10 failed login attempts." in html
+    assert "24 hours after the last failed attempt" in html and "(203) 618-4006" in html
+    assert 'name="code_1"' not in html  # no code form while locked
+    guard = LoginGuard.objects.get(username="dan")
+    assert guard.is_locked(timezone.now())
+    assert LoginAttempt.objects.filter(guard=guard, step="code", outcome="failed").count() == 10
+    assert AuditEvent.objects.filter(action="device.activation.failed", rule="R1").count() == 10
+
+    # Locked: even the right code is refused, unchecked, and the lock moves on (L3).
+    clock.shift(timedelta(minutes=10))  # past the device's own throttle delay
+    page = _choose(web, device.serial).content.decode()
+    refused = _code_post(web, _codes_for(page, device))
+    assert refused.status_code == 403 and "This username is locked" in refused.content.decode()
+    device.refresh_from_db()
+    assert device.status == DeviceStatus.ISSUED
+    assert AuditEvent.objects.filter(action="device.activation.failed", outcome="locked", rule="L3").count() == 1
+    guard.refresh_from_db()
+    assert guard.locked_until == timezone.now() + timedelta(hours=24)
+    # And the login itself is locked for the username.
+    from tests.conftest import attempt
+
+    login = attempt(HttpClient(enforce_csrf_checks=True), "dan", PASSWORD)
+    assert b"This username is locked after 10 failed login attempts." in login.content
+
+
+def test_L3_R1_activation_failures_add_to_the_login_failures(web, dan, clock):
+    """Seven wrong passwords and three wrong activation codes are the ten of L3."""
+    from login.models import LoginGuard
+    from tests.conftest import fail
+
+    device = orders.place(dan.client, now=timezone.now()).order.device
+    login_fully(web, dan)
+    clock.shift(timedelta(seconds=1))  # after the login, which reset the count
+    fail(HttpClient(enforce_csrf_checks=True), "dan", 7)
+    page = _choose(web, device.serial).content.decode()
+    for _ in range(2):
+        page = _code_post(web, _wrong_codes(page, device)).content.decode()
+    third = _code_post(web, _wrong_codes(page, device))
+    assert third.status_code == 403 and b"This username is locked" in third.content
+    assert LoginGuard.objects.get(username="dan").is_locked(timezone.now())
+
+
+def test_L3_R1_a_successful_activation_resets_the_count(web, dan, clock):
+    from login.models import LoginGuard
+
+    device = orders.place(dan.client, now=timezone.now()).order.device
+    login_fully(web, dan)
+    clock.shift(timedelta(seconds=1))  # after the login, which reset the count
+    page = _choose(web, device.serial).content.decode()
+    for _ in range(3):
+        page = _code_post(web, _wrong_codes(page, device)).content.decode()
+    clock.shift(timedelta(minutes=5))  # past the device's throttle delay
+    page = _choose(web, device.serial).content.decode()
+    assert _code_post(web, _codes_for(page, device)).status_code == 200
+    guard = LoginGuard.objects.get(username="dan")
+    assert guard.reset_at == timezone.now() and not guard.is_locked(timezone.now())

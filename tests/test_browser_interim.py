@@ -106,13 +106,10 @@ def test_A2_C1_C2_C3_C4_D3_C6_the_interim_story_in_the_browser(browser, live_ser
 
         # C4: a new Secure Login Device (D1: the device, the address, the dates).
         page.get_by_role("link", name="Request a new Secure Login Device").click()
-        if "/replacement/" not in page.url:
-            # The Secure Login System page orders it until the replacement page lands.
-            page.get_by_label("Send my device to this address of record").check()
-            page.get_by_role("button", name="Order my device").click()
-        else:  # pragma: no cover - the replacement page's own confirmation
-            page.get_by_role("button").filter(has_text=re.compile("Order|Request|Confirm")).first.click()
-        page.wait_for_url(f"{base}/settings/security/sls/")
+        page.wait_for_url(f"{base}/settings/security/sls/replacement/")
+        page.get_by_label("Send my device to this address of record").check()
+        page.get_by_role("button", name="Request my new device").click()
+        page.get_by_role("heading", name="Your device order").wait_for()
         order = DeviceOrder.objects.get(client=alice.client)
         assert order.replaces_id == old_device.pk
         assert "Activates itself on" in page.locator("dl.order").inner_text()
