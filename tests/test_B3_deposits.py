@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -29,7 +30,9 @@ def test_B3_unenrolled_total_cap(bob, amount, recorded):
         assert response.status_code == 403 and response.sls_rule == "B3"
         assert "at most 20,000.00 USD in total by ACH or EFT" in page
         assert "wire transfer" in page and "Enroll in the Secure Login System to remove this limit" in page
-        assert "B3" not in page
+        assert not re.search(r"\bB3\b", page), (
+            "the rule ID is for the audit, not the page (a CSRF token may hold the letters)"
+        )
         assert AuditEvent.objects.filter(action="deposit.request", outcome="refused", rule="B3").exists()
 
 
