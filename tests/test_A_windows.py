@@ -232,3 +232,21 @@ def test_D8_a_first_device_on_its_way_leaves_the_password_alone(client_factory, 
     orders.place(person, now=timezone.now())
     opened = check_password_step("ugo", PASSWORD, ip=IP, channel=WEB, now=timezone.now())
     assert opened.user == User.objects.get(username="ugo") and opened.factor is None
+
+
+def test_R2_reactivation_and_a_new_device_only_while_a_window_lasts(web, alice, passcode, clock):
+    """R2: in the passcode's 2 days of full access the client reaches the
+    activation and replacement pages; in the restricted days they are refused
+    in words (print the online card first); after day 12 only a call helps."""
+    _after_issue(clock, FULL_DAYS - timedelta(minutes=10))
+    _web_login(web, passcode)
+    assert web.get("/settings/security/sls/activate/").status_code == 200
+    assert web.get("/settings/security/sls/replacement/").status_code == 200
+    _after_issue(clock, FULL_DAYS)
+    for path in ("/settings/security/sls/activate/", "/settings/security/sls/replacement/"):
+        refused = web.get(path)
+        assert refused.status_code == 403 and b"online security card" in refused.content
+    _after_issue(clock, TWELVE_DAYS)
+    with pytest.raises(LoginRefusal) as expired:
+        _login(passcode)
+    assert expired.value.rule == "A7" and "call" in str(expired.value.message).lower()
