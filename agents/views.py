@@ -661,10 +661,12 @@ def _form_action(
     explanation: str,
     submit_label: str,
     act: Callable[[VerificationForm], HttpResponse],
+    refused: tuple[type[Exception], ...] = (ReturnRefused, ChargeRefused),
 ) -> HttpResponse:
     """Like _verified_action, for a form with fields of its own: GET shows
-    it; POST validates it and acts; a refusal is shown on the form, with
-    nothing written."""
+    it; POST validates it and acts; a refusal (one of `refused`) is shown on
+    the form, on its field when it names one, with its rule when it has one,
+    and nothing written."""
     now = timezone.now()
     recent = actions.recent_verification(client, agent=request.user, now=now)
     status = 200
@@ -674,8 +676,10 @@ def _form_action(
                 return act(form)
             except actions.VerificationRequired as exc:
                 form.add_error("method", str(exc))
-            except (ReturnRefused, ChargeRefused) as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, f"{exc} ({exc.rule})")
+            except refused as exc:
+                field = getattr(exc, "field", None)
+                rule = getattr(exc, "rule", "")
+                form.add_error(field if field in form.fields else None, f"{exc} ({rule})" if rule else str(exc))
         status = 400
     return _page(
         request,
@@ -983,42 +987,30 @@ def close_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id:
     _require(request, PERM_CLOSE_ACCOUNT)
     account = get_object_or_404(Account.objects.select_related("client"), pk=object_pk(object_id))
     now = timezone.now()
-    recent = actions.recent_verification(account.client, agent=request.user, now=now)
-    form = CloseAccountForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                closed = actions.close_account(
-                    account,
-                    reason=form.cleaned_data["reason"],
-                    agent=request.user,
-                    now=now,
-                    request=request,
-                    new_verification=form.new_verification(),
-                )
-            except actions.VerificationRequired as exc:
-                form.add_error("method", str(exc))
-            except ClosureRefused as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("Account %(number)s is closed.") % {"number": closed.number})
-                return HttpResponseRedirect(_change_url(closed))
-        status = 400
-    return _page(
+
+    def act(form: CloseAccountForm) -> HttpResponse:
+        closed = actions.close_account(
+            account,
+            reason=form.cleaned_data["reason"],
+            agent=request.user,
+            now=now,
+            request=request,
+            new_verification=form.new_verification(),
+        )
+        messages.success(request, _("Account %(number)s is closed.") % {"number": closed.number})
+        return HttpResponseRedirect(_change_url(closed))
+
+    return _form_action(
         request,
         model_admin,
-        ACTION_TEMPLATE,
-        {
-            "title": _("Close account"),
-            "original": account,
-            "subject_client": account.client,
-            "subject_user": None,
-            "explanation": _closure_explanation(account, now),
-            "submit_label": _("Close the account"),
-            **_verification_context(form, recent),
-        },
-        status=status,
+        form=CloseAccountForm(request.POST or None),
+        subject=account,
+        client=account.client,
+        title=_("Close account"),
+        explanation=_closure_explanation(account, now),
+        submit_label=_("Close the account"),
+        act=act,
+        refused=(ClosureRefused,),
     )
 
 
@@ -1045,52 +1037,39 @@ def open_account_view(request: HttpRequest, model_admin: ModelAdmin, object_id: 
     and print and activate the card."""
     _require(request, PERM_OPEN_ACCOUNT)
     client = get_object_or_404(Client, pk=object_pk(object_id))
-    now = timezone.now()
-    recent = actions.recent_verification(client, agent=request.user, now=now)
-    form = OpenAccountForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                opened = actions.open_account(
-                    client,
-                    username=form.cleaned_data["username"],
-                    agent=request.user,
-                    now=now,
-                    request=request,
-                    new_verification=form.new_verification(),
-                )
-            except actions.VerificationRequired as exc:
-                form.add_error("method", str(exc))
-            except OpeningRefused as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                messages.success(
-                    request,
-                    _("Account %(account)s opened with username %(username)s; the client is e-mailed how to log in.")
-                    % {"account": opened.account.number, "username": opened.user.username},
-                )
-                return HttpResponseRedirect(_change_url(client))
-        status = 400
-    return _page(
+
+    def act(form: OpenAccountForm) -> HttpResponse:
+        opened = actions.open_account(
+            client,
+            username=form.cleaned_data["username"],
+            agent=request.user,
+            now=timezone.now(),
+            request=request,
+            new_verification=form.new_verification(),
+        )
+        messages.success(
+            request,
+            _("Account %(account)s opened with username %(username)s; the client is e-mailed how to log in.")
+            % {"account": opened.account.number, "username": opened.user.username},
+        )
+        return HttpResponseRedirect(_change_url(client))
+
+    return _form_action(
         request,
         model_admin,
-        ACTION_TEMPLATE,
-        {
-            "title": _("Open the account"),
-            "original": client,
-            "subject_client": client,
-            "subject_user": None,
-            "explanation": _(
-                "The client gets a username, an account to fund and an online security card (C5). An e-mail to "
-                "%(email)s gives a link to choose the password and the steps to print and activate the card. "
-                "Funding the account starts the card's last 21 days and orders the permanent device."
-            )
-            % {"email": client.email},
-            "submit_label": _("Open the account"),
-            **_verification_context(form, recent),
-        },
-        status=status,
+        form=OpenAccountForm(request.POST or None),
+        subject=client,
+        client=client,
+        title=_("Open the account"),
+        explanation=_(
+            "The client gets a username, an account to fund and an online security card (C5). An e-mail to "
+            "%(email)s gives a link to choose the password and the steps to print and activate the card. "
+            "Funding the account starts the card's last 21 days and orders the permanent device."
+        )
+        % {"email": client.email},
+        submit_label=_("Open the account"),
+        act=act,
+        refused=(OpeningRefused,),
     )
 
 
